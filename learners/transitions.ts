@@ -1,0 +1,81 @@
+/**
+ * Columnar transition batches: the unit actors ship, replays store and learners train on.
+ * obs / nextObs are row-major [n × obsDim].
+ */
+export interface TransitionBatch {
+  n: number;
+  obsDim: number;
+  obs: Float32Array;
+  actions: Int32Array;
+  rewards: Float32Array;
+  nextObs: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+}
+
+export function allocBatch(n: number, obsDim: number): TransitionBatch {
+  return {
+    n,
+    obsDim,
+    obs: new Float32Array(n * obsDim),
+    actions: new Int32Array(n),
+    rewards: new Float32Array(n),
+    nextObs: new Float32Array(n * obsDim),
+    terminated: new Uint8Array(n),
+    truncated: new Uint8Array(n),
+  };
+}
+
+/** Copy row `i` of `src` into row `j` of `dst` (same obsDim). */
+export function copyRow(src: TransitionBatch, i: number, dst: TransitionBatch, j: number): void {
+  const d = src.obsDim;
+  dst.obs.set(src.obs.subarray(i * d, i * d + d), j * d);
+  dst.nextObs.set(src.nextObs.subarray(i * d, i * d + d), j * d);
+  dst.actions[j] = src.actions[i]!;
+  dst.rewards[j] = src.rewards[i]!;
+  dst.terminated[j] = src.terminated[i]!;
+  dst.truncated[j] = src.truncated[i]!;
+}
+
+/** Rows [start, end) as a new batch (copies). */
+export function sliceBatch(b: TransitionBatch, start: number, end: number): TransitionBatch {
+  const d = b.obsDim;
+  return {
+    n: end - start,
+    obsDim: d,
+    obs: b.obs.slice(start * d, end * d),
+    actions: b.actions.slice(start, end),
+    rewards: b.rewards.slice(start, end),
+    nextObs: b.nextObs.slice(start * d, end * d),
+    terminated: b.terminated.slice(start, end),
+    truncated: b.truncated.slice(start, end),
+  };
+}
+
+/** Rows where keep[i] is true, as a new batch. */
+export function filterBatch(b: TransitionBatch, keep: ArrayLike<boolean | number>): TransitionBatch {
+  let m = 0;
+  for (let i = 0; i < b.n; i++) if (keep[i]) m++;
+  const out = allocBatch(m, b.obsDim);
+  let j = 0;
+  for (let i = 0; i < b.n; i++) if (keep[i]) copyRow(b, i, out, j++);
+  return out;
+}
+
+/** Concatenate batches of the same obsDim. */
+export function concatBatches(batches: readonly TransitionBatch[], obsDim: number): TransitionBatch {
+  const n = batches.reduce((s, b) => s + b.n, 0);
+  const out = allocBatch(n, obsDim);
+  let j = 0;
+  for (const b of batches) {
+    if (b.obsDim !== obsDim) throw new Error(`concatBatches: obsDim ${b.obsDim} != ${obsDim}`);
+    out.obs.set(b.obs, j * obsDim);
+    out.nextObs.set(b.nextObs, j * obsDim);
+    out.actions.set(b.actions, j);
+    out.rewards.set(b.rewards, j);
+    out.terminated.set(b.terminated, j);
+    out.truncated.set(b.truncated, j);
+    j += b.n;
+  }
+  return out;
+}
