@@ -1,0 +1,83 @@
+/**
+ * Timers for the learner tick, weight uploads, aggregation and FedAvg rounds.
+ * WallClock fires on milliseconds (deployment); StepClock fires every N environment steps, so
+ * benchmark runs are reproducible on a noisy machine. A period carries both units; each clock
+ * reads its own.
+ */
+export interface Period {
+  ms: number;
+  steps: number;
+}
+
+export interface Timer {
+  cancel(): void;
+}
+
+export type TimerFn = () => void | Promise<void>;
+
+export interface Clock {
+  readonly kind: "wall" | "steps";
+  /** Calls fn every period. A call still running when the next is due is not re-entered (the tick is skipped). */
+  every(period: Period, fn: TimerFn, name?: string): Timer;
+  stop(): void;
+}
+
+export class WallClock implements Clock {
+  readonly kind = "wall" as const;
+  private timers = new Set<NodeJS.Timeout>();
+  constructor(private readonly onError: (name: string, e: unknown) => void = () => {}) {}
+  every(period: Period, fn: TimerFn, name = "timer"): Timer {
+    if (!(period.ms > 0)) throw new Error(`${name}: period.ms must be > 0`);
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      Promise.resolve()
+        .then(fn)
+        .catch((e) => this.onError(name, e))
+        .finally(() => (busy = false));
+    }, period.ms);
+    this.timers.add(t);
+    return { cancel: () => { clearInterval(t); this.timers.delete(t); } };
+  }
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+  }
+}
+
+interface StepTimer { every: number; next: number; fn: TimerFn; name: string; cancelled: boolean }
+
+/** Fires timers as `advance(n)` moves a step counter; `advance` resolves when the fired timers finish. */
+export class StepClock implements Clock {
+  readonly kind = "steps" as const;
+  private steps = 0;
+  private timers: StepTimer[] = [];
+  constructor(private readonly onError: (name: string, e: unknown) => void = (n, e) => { throw Object.assign(new Error(`${n}: ${(e as Error)?.message ?? e}`), { cause: e }); }) {}
+  get now(): number {
+    return this.steps;
+  }
+  every(period: Period, fn: TimerFn, name = "timer"): Timer {
+    if (!(period.steps > 0) || !Number.isInteger(period.steps)) throw new Error(`${name}: period.steps must be a positive integer`);
+    const t: StepTimer = { every: period.steps, next: this.steps + period.steps, fn, name, cancelled: false };
+    this.timers.push(t);
+    return { cancel: () => { t.cancelled = true; this.timers = this.timers.filter((x) => x !== t); } };
+  }
+  async advance(n: number): Promise<void> {
+    this.steps += n;
+    for (const t of [...this.timers]) {
+      // A timer due several times in one advance fires once per period crossed, in order.
+      while (!t.cancelled && this.steps >= t.next) {
+        t.next += t.every;
+        try {
+          await t.fn();
+        } catch (e) {
+          this.onError(t.name, e);
+        }
+      }
+    }
+  }
+  stop(): void {
+    this.timers = [];
+  }
+}

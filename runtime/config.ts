@@ -1,0 +1,171 @@
+/**
+ * Experiment configuration: YAML files under configs/, validated by one zod schema that holds every
+ * default. `--set a.b=value` overrides; unknown keys and wrong types fail naming the key and file.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const token = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, '_' or '-' (1-64 chars)");
+const period = (ms: number, steps: number) =>
+  z.strictObject({ ms: z.number().positive().default(ms), steps: z.number().int().positive().default(steps) }).prefault({});
+
+export const ExperimentSchema = z.strictObject({
+  /** Names the run: NATS subjects, Redis keys, the run directory. */
+  run: token.default("fedrl"),
+  /** hybrid = experience sharing + filter + global learner + trust aggregation; fedavg; local. */
+  mode: z.enum(["hybrid", "fedavg", "local"]).default("hybrid"),
+  seed: z.number().int().nonnegative().default(0),
+  env: z.strictObject({
+    id: z.string().default("CartPole-v1"),
+    options: z.record(z.string(), z.unknown()).default({}),
+    /** Environments each actor steps (vectorised). */
+    numEnvs: z.number().int().min(1).max(256).default(1),
+    /** Give actor i the env option `site: i` and `sites: count` (IoT non-IID sites). */
+    perActorSite: z.boolean().default(false),
+  }).prefault({}),
+  /** DQN hyperparameters (validated by the agent's own schema, learners/dqn/config.ts). */
+  agent: z.record(z.string(), z.unknown()).default({}),
+  /** Overrides for the global learner's agent (e.g. a larger learning rate); merged over `agent`. */
+  learnerAgent: z.record(z.string(), z.unknown()).default({}),
+  actors: z.strictObject({
+    count: z.number().int().min(1).max(1024).default(3),
+    idPrefix: token.default("actor"),
+    /** Ship a transition batch every N steps or T ms, whichever first. */
+    batchSteps: z.number().int().min(1).max(65536).default(200),
+    batchMs: z.number().positive().default(1000),
+    /** Upload local weights this often. */
+    weights: period(15_000, 3_000),
+    /** How a received global model enters the local one: replace, or blend θ ← β·θ_global + (1−β)·θ_local. */
+    merge: z.enum(["replace", "blend"]).default("replace"),
+    blendBeta: z.number().min(0).max(1).default(0.5),
+    /** Env steps per second cap (0 = as fast as possible); useful to emulate slow devices. */
+    maxStepsPerSec: z.number().nonnegative().default(0),
+  }).prefault({}),
+  learner: z.strictObject({
+    tick: period(500, 100),
+    updatesPerTick: z.number().int().min(0).max(10_000).default(8),
+    /** Publish the global model this often. */
+    publish: period(5_000, 1_000),
+    /** Start training once the replay holds this many transitions. */
+    warmup: z.number().int().nonnegative().default(1_000),
+    replay: z.strictObject({
+      capacity: z.number().int().positive().default(100_000),
+      /** Clear this run's Redis replay at start (otherwise a restarted learner resumes it). */
+      clearOnStart: z.boolean().default(false),
+    }).prefault({}),
+    filter: z.strictObject({
+      enabled: z.boolean().default(true),
+      k: z.number().int().min(1).max(4096).default(32),
+      theta: z.number().nonnegative().default(0.15),
+      /** In-memory reservoir of reference states mirrored from inserts. */
+      reservoir: z.number().int().min(1).default(4096),
+    }).prefault({}),
+    checkpoint: period(60_000, 20_000),
+  }).prefault({}),
+  aggregator: z.strictObject({
+    interval: period(30_000, 6_000),
+    /** θ_global ← α·θ_global + (1−α)·Σ w_k θ_k */
+    alpha: z.number().min(0).max(1).default(0.5),
+    /** trust: w_k ∝ max(0, cos(θ_global, θ_k)); uniform: plain average (ablation). */
+    weighting: z.enum(["trust", "uniform"]).default("trust"),
+    staleAfter: period(90_000, 18_000),
+  }).prefault({}),
+  fedavg: z.strictObject({ round: period(15_000, 3_000) }).prefault({}),
+  clock: z.enum(["wall", "steps"]).default("wall"),
+  transport: z.strictObject({
+    /** NATS URL; env NATS_URL wins. Unset (and no env) = in-process bus. */
+    nats: z.string().optional(),
+    /** Redis URL; env REDIS_URL wins. Unset (and no env) = in-memory replay. */
+    redis: z.string().optional(),
+  }).prefault({}),
+  budget: z.strictObject({
+    /** Env steps per actor (0 = unlimited). */
+    stepsPerActor: z.number().int().nonnegative().default(0),
+    episodesPerActor: z.number().int().nonnegative().default(0),
+    /** Wall seconds for the whole run (0 = unlimited). */
+    seconds: z.number().nonnegative().default(0),
+    /** Stop when the actors' mean-`window` return reaches this. */
+    targetReturn: z.number().optional(),
+    window: z.number().int().positive().default(100),
+  }).prefault({}),
+  eval: z.strictObject({
+    episodes: z.number().int().nonnegative().default(10),
+    seed: z.number().int().nonnegative().default(100_000),
+  }).prefault({}),
+  /** Where metrics and checkpoints go; default runs/<run>. */
+  runDir: z.string().optional(),
+});
+
+export type Experiment = z.infer<typeof ExperimentSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function formatIssues(err: z.ZodError, source: string): string {
+  return err.issues
+    .map((i) => {
+      const path = i.path.join(".") || "(root)";
+      const keys = (i as { keys?: string[] }).keys;
+      if (i.code === "unrecognized_keys" && keys) return `${source}: unknown key ${keys.map((k) => (path === "(root)" ? k : `${path}.${k}`)).join(", ")}`;
+      return `${source}: ${path}: ${i.message}`;
+    })
+    .join("\n");
+}
+
+/** Parses "a.b.c=value" (value read as YAML, so 3 → number, true → boolean, [1,2] → list). */
+export function applySet(obj: Record<string, unknown>, assignment: string): void {
+  const eq = assignment.indexOf("=");
+  if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected key=value`);
+  const path = assignment.slice(0, eq).split(".");
+  const value = parseYaml(assignment.slice(eq + 1));
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    const next = cur[k];
+    if (next === undefined) cur[k] = {};
+    else if (typeof next !== "object" || next === null || Array.isArray(next)) throw new ConfigError(`--set ${assignment}: ${k} is not a section`);
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+/** Validates a raw object (from YAML or code) into a full Experiment with defaults. */
+export function parseExperiment(raw: unknown, source = "config", sets: string[] = []): Experiment {
+  const obj = (raw ?? {}) as Record<string, unknown>;
+  if (typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError(`${source}: the top level must be a mapping`);
+  const copy = structuredClone(obj);
+  for (const s of sets) applySet(copy, s);
+  const r = ExperimentSchema.safeParse(copy);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, sets.length ? `${source} (with --set)` : source));
+  return r.data;
+}
+
+/** Reads a YAML experiment file, applies --set overrides, NATS_URL / REDIS_URL from the environment. */
+export function loadExperiment(path: string | undefined, sets: string[] = [], env: NodeJS.ProcessEnv = process.env): Experiment {
+  let raw: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
+    }
+  }
+  const exp = parseExperiment(raw, path ?? "defaults", sets);
+  if (env.NATS_URL) exp.transport.nats = env.NATS_URL;
+  if (env.REDIS_URL) exp.transport.redis = env.REDIS_URL;
+  return exp;
+}
+
+export function runDirOf(exp: Experiment): string {
+  return exp.runDir ?? `runs/${exp.run}`;
+}
