@@ -166,6 +166,20 @@ export class PCG64 {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
 
+  private hasUint32 = false;
+  private uinteger = 0;
+  /** numpy's pcg64_next32: low half of a fresh 64-bit output, then the buffered high half. */
+  nextUint32(): number {
+    if (this.hasUint32) {
+      this.hasUint32 = false;
+      return this.uinteger;
+    }
+    this.nextHalves();
+    this.hasUint32 = true;
+    this.uinteger = this.hi;
+    return this.lo;
+  }
+
   /** numpy's next_double: (next64 >> 11) * 2^-53, in [0, 1). */
   nextDouble(): number {
     this.nextHalves();
@@ -189,6 +203,27 @@ export class NumpyRandom implements RandomSource {
   /** `Generator.uniform(lo, hi)` */
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.bitGenerator.nextDouble();
+  }
+  /**
+   * `Generator.integers(lo, hi)` (int64, high exclusive) for ranges below 2^32:
+   * numpy's buffered Lemire rejection on 32-bit draws.
+   */
+  integers(lo: number, hi: number): number {
+    const rng = hi - lo - 1;
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || rng < 0) throw new RangeError(`bad range [${lo}, ${hi})`);
+    if (rng === 0) return lo;
+    if (rng > 0xfffffffe) throw new RangeError("integers: ranges ≥ 2^32 not implemented");
+    const rngExcl = rng + 1;
+    let m = this.bitGenerator.nextUint32() * rngExcl;
+    let leftover = m % 4294967296;
+    if (leftover < rngExcl) {
+      const threshold = (0xffffffff - rng) % rngExcl;
+      while (leftover < threshold) {
+        m = this.bitGenerator.nextUint32() * rngExcl;
+        leftover = m % 4294967296;
+      }
+    }
+    return lo + Math.floor(m / 4294967296);
   }
   /** `Generator.random()` */
   random(): number {

@@ -64,6 +64,14 @@ describe("envs/rng (numpy SeedSequence + PCG64)", () => {
     }
   });
 
+  it("integers(lo, hi) follows numpy's buffered Lemire draws (values from numpy 2.4.6)", () => {
+    const r = NumpyRandom.fromSeed(0);
+    expect([0, 1, 2, 3, 4].map(() => r.integers(-9999, 9999))).to.deep.equal([7011, 2738, 222, -4604, -3844]);
+    const q = NumpyRandom.fromSeed(7); // 32-bit halves stay buffered across a uniform() draw
+    expect([q.integers(-9999, 9999), q.uniform(-1, 1), q.integers(-9999, 9999), q.integers(0, 3), q.integers(5, 6)])
+      .to.deep.equal([8897, 0.794427601939151, 2501, 1, 5]);
+  });
+
   it("RecordedRandom replays and then throws", () => {
     const r = new RecordedRandom([0.5, -2]);
     expect(r.uniform(0, 1)).to.equal(0.5);
