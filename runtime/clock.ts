@@ -19,6 +19,10 @@ export interface Clock {
   readonly kind: "wall" | "steps";
   /** Calls fn every period. A call still running when the next is due is not re-entered (the tick is skipped). */
   every(period: Period, fn: TimerFn, name?: string): Timer;
+  /** Current time in this clock's unit: ms since epoch (wall) or env steps (steps). */
+  now(): number;
+  /** A period in this clock's unit. */
+  units(period: Period): number;
   stop(): void;
 }
 
@@ -26,6 +30,12 @@ export class WallClock implements Clock {
   readonly kind = "wall" as const;
   private timers = new Set<NodeJS.Timeout>();
   constructor(private readonly onError: (name: string, e: unknown) => void = () => {}) {}
+  now(): number {
+    return Date.now();
+  }
+  units(period: Period): number {
+    return period.ms;
+  }
   every(period: Period, fn: TimerFn, name = "timer"): Timer {
     if (!(period.ms > 0)) throw new Error(`${name}: period.ms must be > 0`);
     let busy = false;
@@ -54,8 +64,11 @@ export class StepClock implements Clock {
   private steps = 0;
   private timers: StepTimer[] = [];
   constructor(private readonly onError: (name: string, e: unknown) => void = (n, e) => { throw Object.assign(new Error(`${n}: ${(e as Error)?.message ?? e}`), { cause: e }); }) {}
-  get now(): number {
+  now(): number {
     return this.steps;
+  }
+  units(period: Period): number {
+    return period.steps;
   }
   every(period: Period, fn: TimerFn, name = "timer"): Timer {
     if (!(period.steps > 0) || !Number.isInteger(period.steps)) throw new Error(`${name}: period.steps must be a positive integer`);

@@ -65,8 +65,8 @@ describe("clock", () => {
   it("StepClock fires each timer once per period crossed, in order", async () => {
     const c = new StepClock();
     const log: string[] = [];
-    c.every({ ms: 1, steps: 10 }, () => void log.push(`a${c.now}`), "a");
-    c.every({ ms: 1, steps: 25 }, () => void log.push(`b${c.now}`), "b");
+    c.every({ ms: 1, steps: 10 }, () => void log.push(`a${c.now()}`), "a");
+    c.every({ ms: 1, steps: 25 }, () => void log.push(`b${c.now()}`), "b");
     await c.advance(9);
     expect(log).to.deep.equal([]);
     await c.advance(1);

@@ -1,0 +1,207 @@
+/**
+ * The global learner of the hybrid method, with its trust-aware aggregator.
+ *
+ *   transitions ─ decode+validate ─ diversity filter ─▶ replay (Redis or memory)
+ *   tick (0.5 s):    updatesPerTick × learnOn(replay.sample(batch))
+ *   aggregate (30 s): θ ← α·θ + (1−α)·Σ w_k θ_k, w_k ∝ max(0, cos(θ, θ_k))
+ *   publish:         global model → subject + last-value store (late joiners start from it)
+ *
+ * Bus, replay, agent and clock are injected (the runtime wires NATS/Redis or the in-process
+ * versions). Timers run in this process's event loop; each update and each aggregation is one
+ * synchronous step, so an aggregation never sees an update half-applied.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Bus, Subscription } from "../runtime/bus";
+import type { Clock, Timer } from "../runtime/clock";
+import { decodeTransitions, decodeWeights, encodeGlobal } from "../runtime/codec";
+import type { Experiment } from "../runtime/config";
+import { CodecError, RejectionCounter } from "../runtime/errors";
+import type { MetricsSink } from "../runtime/metrics";
+import type { ReplayStore } from "../runtime/replay/types";
+import type { Subjects } from "../runtime/subjects";
+import type { RuntimeAgent } from "../runtime/agent-port";
+import { DiversityFilter } from "./diversity";
+import { TrustAggregator, type AggregationResult } from "./aggregation";
+import { layoutSize } from "./params";
+import { filterBatch } from "./transitions";
+
+export interface GlobalLearnerDeps {
+  exp: Experiment;
+  bus: Bus;
+  subjects: Subjects;
+  replay: ReplayStore;
+  agent: RuntimeAgent;
+  clock: Clock;
+  metrics: MetricsSink;
+  obsDim: number;
+  actionCount: number;
+  batchSize: number;
+  /** Where checkpoints go (model + counters); resume reads it. */
+  checkpointDir?: string;
+  log?: (line: string) => void;
+}
+
+interface Counters {
+  version: number;
+  round: number;
+  updates: number;
+  received: number;
+  accepted: number;
+  filtered: number;
+}
+
+const lastTail = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
+
+export class GlobalLearner {
+  readonly filter: DiversityFilter;
+  readonly aggregator: TrustAggregator;
+  readonly rejected = new RejectionCounter();
+  readonly counters: Counters = { version: 0, round: 0, updates: 0, received: 0, accepted: 0, filtered: 0 };
+  lastLoss = NaN;
+  lastAggregation: AggregationResult | null = null;
+  private subs: Subscription[] = [];
+  private timers: Timer[] = [];
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly d: GlobalLearnerDeps) {
+    this.log = d.log ?? (() => {});
+    const f = d.exp.learner.filter;
+    this.filter = new DiversityFilter(d.obsDim, { ...f, replayCapacity: d.exp.learner.replay.capacity }, d.exp.seed + 17);
+    const a = d.exp.aggregator;
+    this.aggregator = new TrustAggregator(d.agent.layout().hash, layoutSize(d.agent.layout().entries), {
+      alpha: a.alpha, weighting: a.weighting, staleAfter: d.clock.units(a.staleAfter),
+    });
+  }
+
+  /** Resumes from a checkpoint if one exists, seeds the filter from the replay, subscribes, starts timers. */
+  async start(): Promise<void> {
+    const { bus, subjects, clock, exp, replay } = this.d;
+    await this.resume();
+    if ((await replay.size()) > 0) this.filter.seed(await replay.sample(Math.min(exp.learner.filter.reservoir, 4096)));
+    this.subs.push(bus.subscribe(subjects.allTransitions, (m) => this.onTransitions(lastTail(m.subject), m.data), { maxPending: 1000 }));
+    this.subs.push(bus.subscribe(subjects.allWeights, (m) => this.onWeights(lastTail(m.subject), m.data), { maxPending: 1000 }));
+    this.timers.push(clock.every(exp.learner.tick, () => this.tick(), "learner.tick"));
+    this.timers.push(clock.every(exp.aggregator.interval, () => void this.aggregate(), "learner.aggregate"));
+    this.timers.push(clock.every(exp.learner.publish, () => this.publish(), "learner.publish"));
+    if (this.d.checkpointDir) this.timers.push(clock.every(exp.learner.checkpoint, () => this.checkpoint(), "learner.checkpoint"));
+    await this.publish();
+  }
+
+  /** Decode, validate, filter, insert. Rejections are counted by reason and by actor. */
+  async onTransitions(actor: string, data: Uint8Array): Promise<void> {
+    let msg;
+    try {
+      msg = decodeTransitions(data, { obsDim: this.d.obsDim, actionCount: this.d.actionCount });
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.rejected.count(e.reason, actor);
+      return;
+    }
+    if (msg.actor !== actor) {
+      this.rejected.count("bad_id", actor);
+      return;
+    }
+    const c = this.counters;
+    c.received += msg.batch.n;
+    const keep = this.filter.filter(msg.batch);
+    const kept = filterBatch(msg.batch, keep);
+    c.filtered += msg.batch.n - kept.n;
+    if (kept.n > 0) {
+      await this.d.replay.insert(kept);
+      c.accepted += kept.n;
+    }
+  }
+
+  onWeights(actor: string, data: Uint8Array): void {
+    let w;
+    try {
+      w = decodeWeights(data, this.d.agent.layout());
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.rejected.count(e.reason, actor);
+      return;
+    }
+    if (w.actor !== actor) {
+      this.rejected.count("bad_id", actor);
+      return;
+    }
+    const r = this.aggregator.offer({ actor, params: w.params, samples: w.samples, receivedAt: this.d.clock.now(), layoutHash: w.layout.hash });
+    if (!r.ok) this.rejected.count(r.reason, actor);
+  }
+
+  /** `updatesPerTick` gradient steps on batches sampled from the replay (after warm-up). */
+  async tick(): Promise<void> {
+    const { exp, replay, agent } = this.d;
+    if ((await replay.size()) < Math.max(exp.learner.warmup, this.d.batchSize)) return;
+    for (let i = 0; i < exp.learner.updatesPerTick; i++) {
+      const batch = await replay.sample(this.d.batchSize);
+      this.lastLoss = agent.learnOn(batch);
+      this.counters.updates++;
+    }
+    if (exp.learner.updatesPerTick > 0) this.counters.version++;
+  }
+
+  /** One trust-aware aggregation round. */
+  aggregate(): AggregationResult {
+    const { agent, metrics } = this.d;
+    const r = this.aggregator.aggregate(agent.getParameters(), this.d.clock.now());
+    this.counters.round++;
+    if (r.changed) {
+      agent.setParameters(r.params);
+      this.counters.version++;
+    } else this.log(`aggregation round ${this.counters.round}: global model unchanged (${r.reason})`);
+    this.lastAggregation = r;
+    metrics.write("aggregation", {
+      round: this.counters.round, changed: r.changed, reason: r.reason ?? null, deltaNorm: r.deltaNorm, version: this.counters.version,
+      clients: r.clients.map((c) => ({ actor: c.actor, similarity: c.similarity, weight: c.weight, staleness: c.staleness, used: c.used })),
+    });
+    return r;
+  }
+
+  async publish(): Promise<void> {
+    const { agent, bus, subjects } = this.d;
+    const bytes = encodeGlobal({ version: this.counters.version, round: this.counters.round, ts: Date.now(), layout: agent.layout(), params: agent.getParameters() });
+    bus.publish(subjects.global, bytes);
+    await (await bus.lastValues(subjects.bucket)).put("global", bytes);
+    const stats = await this.stats();
+    this.d.metrics.write("learner", stats);
+  }
+
+  async stats() {
+    return {
+      ...this.counters, loss: this.lastLoss, replay: await this.d.replay.stats(), filter: this.filter.stats(),
+      rejected: this.rejected.snapshot(), dropped: this.subs.reduce((s, x) => s + x.dropped, 0),
+    };
+  }
+
+  async checkpoint(): Promise<void> {
+    const dir = this.d.checkpointDir;
+    if (!dir) return;
+    await mkdir(dir, { recursive: true });
+    await this.d.agent.save(join(dir, "model"));
+    await writeFile(join(dir, "learner.json"), JSON.stringify(this.counters));
+  }
+
+  private async resume(): Promise<void> {
+    const dir = this.d.checkpointDir;
+    if (!dir) return;
+    let saved: Counters;
+    try {
+      saved = JSON.parse(await readFile(join(dir, "learner.json"), "utf8")) as Counters;
+    } catch {
+      return; // no checkpoint yet
+    }
+    await this.d.agent.restore(join(dir, "model"));
+    Object.assign(this.counters, saved);
+    this.log(`resumed from ${dir}: version ${saved.version}, round ${saved.round}, ${saved.updates} updates`);
+  }
+
+  /** Stops timers and subscriptions, checkpoints, publishes the final model. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) t.cancel();
+    for (const s of this.subs) await s.unsubscribe();
+    await this.checkpoint();
+    await this.publish().catch(() => {});
+  }
+}
