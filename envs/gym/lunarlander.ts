@@ -16,9 +16,10 @@
  * Continuous (`continuous: true`): call `stepContinuous(main, lateral)`; `step(a)`
  * then interprets `a` as an index into nothing and throws.
  */
-import { Box, Edge, Polygon, RevoluteJoint, World, type Body, type Contact } from "planck";
+import { Box, Edge, Polygon, RevoluteJoint, World, type Body, type Contact, type RevoluteJointDef } from "planck";
 import type { Env, RandomSource, ResetOptions, ResetResult, StepResult } from "../types";
 import { NumpyRandom } from "../rng";
+import { FastRevoluteJoint } from "./fast-revolute";
 
 export const FPS = 50;
 export const SCALE = 30.0;
@@ -51,6 +52,11 @@ export interface LunarLanderOptions {
   enableWind?: boolean;
   windPower?: number;
   turbulencePower?: number;
+  /**
+   * Use planck's stock RevoluteJoint instead of the allocation-free FastRevoluteJoint
+   * (same arithmetic, bit-identical; kept for the equivalence test). Default false.
+   */
+  stockJoints?: boolean;
 }
 
 /** A source that can also draw numpy `Generator.integers(lo, hi)` (used only for wind offsets). */
@@ -70,6 +76,7 @@ export class LunarLanderEnv implements Env {
   readonly enableWind: boolean;
   readonly windPower: number;
   readonly turbulencePower: number;
+  private readonly JointClass: new (def: RevoluteJointDef) => RevoluteJoint;
 
   private random: RandomSource | undefined;
   private world: World | null = null;
@@ -100,6 +107,7 @@ export class LunarLanderEnv implements Env {
     this.enableWind = options.enableWind ?? false;
     this.windPower = options.windPower ?? 15.0;
     this.turbulencePower = options.turbulencePower ?? 1.5;
+    this.JointClass = options.stockJoints ? RevoluteJoint : FastRevoluteJoint;
   }
 
   reset(options: ResetOptions = {}): ResetResult {
@@ -178,7 +186,7 @@ export class LunarLanderEnv implements Env {
         filterMaskBits: 0x001,
       });
       world.createJoint(
-        new RevoluteJoint({
+        new this.JointClass({
           bodyA: lander,
           bodyB: leg,
           localAnchorA: { x: 0, y: 0 },

@@ -83,6 +83,26 @@ describe("LunarLander-v3 (Gymnasium port on planck)", () => {
     expect(rec.draws[0]).to.equal(first);
   });
 
+  it("the allocation-free FastRevoluteJoint is bit-identical to planck's RevoluteJoint", () => {
+    for (const seed of [0, 3, 100]) {
+      const fast = new LunarLanderEnv();
+      const stock = new LunarLanderEnv({ stockJoints: true });
+      let o = fast.reset({ seed }).obs;
+      expect(stock.reset({ seed }).obs).to.deep.equal(o);
+      let steps = 0;
+      for (let i = 0; i < 1000; i++) {
+        const a = i % 7 === 0 ? i % 4 : heuristicAction(o);
+        const rf = fast.step(a), rs = stock.step(a);
+        expect(rf.obs, `seed ${seed} step ${i}`).to.deep.equal(rs.obs);
+        expect(rf.reward).to.equal(rs.reward);
+        expect(rf.terminated).to.equal(rs.terminated);
+        o = rf.obs; steps++;
+        if (rf.terminated) break;
+      }
+      expect(steps).to.be.greaterThan(50);
+    }
+  });
+
   it("heuristic over seeds 0-199: mean ≈ 244.8 (±15) and ≥ 90 % landed", () => {
     const env = make("LunarLander-v3");
     let total = 0, landed = 0, steps = 0;
