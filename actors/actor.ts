@@ -11,7 +11,7 @@ import { CodecError, RejectionCounter } from "../runtime/errors";
 import type { MetricsSink } from "../runtime/metrics";
 import type { Subjects } from "../runtime/subjects";
 import type { RuntimeAgent } from "../runtime/agent-port";
-import type { Env } from "../envs/types";
+import { VectorEnv } from "../envs/vector";
 import { allocBatch, concatBatches, sliceBatch, type TransitionBatch } from "../learners/transitions";
 
 export interface ActorDeps {
@@ -22,16 +22,15 @@ export interface ActorDeps {
   subjects: Subjects;
   clock: Clock;
   agent: RuntimeAgent;
-  envs: Env[];
+  envs: VectorEnv;
   metrics: MetricsSink;
   log?: (line: string) => void;
-  /** Base seed of this actor's env episodes. */
+  /** Seed of the first episode of env copy 0 (copy i gets seed + i; later episodes continue each copy's generator). */
   seed: number;
 }
 
+/** Per env copy: the running episode and the transitions not shipped yet (kept contiguous per copy). */
 interface EnvSlot {
-  env: Env;
-  obs: Float32Array;
   ret: number;
   len: number;
   pending: TransitionBatch;
@@ -55,17 +54,16 @@ export class Actor {
   private timers: Timer[] = [];
   private subs: Subscription[] = [];
   private watch: { stop(): void } | null = null;
-  private episodeSeed: number;
+  private obs: Float32Array;
+  private readonly actions: Int32Array;
   private readonly log: (line: string) => void;
 
   constructor(private readonly d: ActorDeps) {
     this.log = d.log ?? (() => {});
-    this.episodeSeed = d.seed;
     const cap = d.exp.actors.batchSteps;
-    for (const env of d.envs) {
-      const { obs } = env.reset({ seed: this.episodeSeed++ });
-      this.slots.push({ env, obs, ret: 0, len: 0, pending: allocBatch(cap, env.observationSize), count: 0 });
-    }
+    this.obs = d.envs.reset({ seed: d.seed }).obs;
+    this.actions = new Int32Array(d.envs.numEnvs);
+    for (let i = 0; i < d.envs.numEnvs; i++) this.slots.push({ ret: 0, len: 0, pending: allocBatch(cap, d.envs.observationSize), count: 0 });
   }
 
   get id(): string {
@@ -88,26 +86,31 @@ export class Actor {
 
   /** Steps every env `n` times (n·numEnvs transitions). Synchronous: call from a loop that yields. */
   stepMany(n: number): void {
-    const { agent, exp, metrics } = this.d;
-    for (let i = 0; i < n; i++) {
-      for (const s of this.slots) {
-        const action = agent.selectAction(s.obs);
-        const r = s.env.step(action);
-        agent.observe({ obs: s.obs, action, reward: r.reward, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated });
+    const { agent, exp, metrics, envs } = this.d;
+    const E = envs.numEnvs;
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < E; i++) this.actions[i] = agent.selectAction(envs.row(this.obs, i));
+      const r = envs.step(this.actions);
+      for (let i = 0; i < E; i++) {
+        const s = this.slots[i]!;
+        const obs = envs.row(this.obs, i);
+        const nextObs = r.finalObs[i] ?? envs.row(r.obs, i);
+        const terminated = r.terminated[i] === 1, truncated = r.truncated[i] === 1, reward = r.rewards[i]!;
+        agent.observe({ obs, action: this.actions[i]!, reward, nextObs, terminated, truncated });
         agent.update();
-        if (this.mode === "hybrid") this.record(s, action, r.reward, r.obs, r.terminated, r.truncated);
-        s.ret += r.reward;
+        if (this.mode === "hybrid") this.record(s, obs, this.actions[i]!, reward, nextObs, terminated, truncated);
+        s.ret += reward;
         s.len++;
         this.steps++;
-        if (r.terminated || r.truncated) {
+        if (terminated || truncated) {
           this.episodes++;
           this.returns.push(s.ret);
           metrics.write("episode", { actor: this.id, episode: this.episodes, return: s.ret, length: s.len, epsilon: agent.epsilon, steps: this.steps, globalVersion: this.globalVersion });
           s.ret = 0;
           s.len = 0;
-          s.obs = s.env.reset({ seed: this.episodeSeed++ }).obs;
-        } else s.obs = r.obs;
+        }
       }
+      this.obs = r.obs;
     }
     if (this.mode === "hybrid") {
       const due = this.slots.some((s) => s.count >= exp.actors.batchSteps) || Date.now() - this.lastFlush >= exp.actors.batchMs;
@@ -115,11 +118,11 @@ export class Actor {
     }
   }
 
-  private record(s: EnvSlot, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
+  private record(s: EnvSlot, obs: Float32Array, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
     if (s.count >= s.pending.n) this.flushTransitions();
-    const d = s.env.observationSize;
+    const d = this.d.envs.observationSize;
     const j = s.count++;
-    s.pending.obs.set(s.obs, j * d);
+    s.pending.obs.set(obs, j * d);
     s.pending.nextObs.set(nextObs, j * d);
     s.pending.actions[j] = action;
     s.pending.rewards[j] = reward;

@@ -136,7 +136,7 @@ export class GlobalLearner {
     if ((await replay.size()) < Math.max(exp.learner.warmup, this.d.batchSize)) return;
     for (let i = 0; i < exp.learner.updatesPerTick; i++) {
       const batch = await replay.sample(this.d.batchSize);
-      this.lastLoss = agent.learnOn(batch);
+      this.lastLoss = agent.learnOn(batch).loss;
       this.counters.updates++;
     }
     if (exp.learner.updatesPerTick > 0) this.counters.version++;

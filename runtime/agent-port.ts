@@ -13,15 +13,15 @@ export interface Transition {
 
 export interface RuntimeAgent extends ParameterHolder {
   /** ε-greedy action. */
-  selectAction(obs: Float32Array): number;
+  selectAction(obs: ArrayLike<number>): number;
   /** argmax_a Q(obs, a), for evaluation. */
-  greedyAction(obs: Float32Array): number;
+  greedyAction(obs: ArrayLike<number>): number;
   /** Records a transition in the local replay (ends episodes for the ε schedule). */
   observe(t: Transition): void;
-  /** Learns from the local replay when due; returns the loss or null. */
-  update(): number | null;
+  /** Learns from the local replay when due; returns the loss, or null when it did not learn. */
+  update(): { loss: number } | null;
   /** One gradient step on an external batch (the global learner's Redis samples). */
-  learnOn(batch: TransitionBatch): number;
+  learnOn(batch: TransitionBatch): { loss: number };
   readonly epsilon: number;
   /** Gradient steps taken so far. */
   readonly updates: number;
