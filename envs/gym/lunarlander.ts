@@ -14,7 +14,9 @@
  *
  * Discrete actions: 0 noop, 1 left engine, 2 main engine, 3 right engine.
  * Continuous (`continuous: true`): call `stepContinuous(main, lateral)`; `step(a)`
- * then interprets `a` as an index into nothing and throws.
+ * throws in that mode (the Env contract's action is a single number).
+ * Wind offsets use numpy's `Generator.integers` when the random source has it
+ * (`NumpyRandom` does); wind has no Gymnasium reference recording to test against.
  */
 import { Box, Edge, Polygon, RevoluteJoint, World, type Body, type Contact, type RevoluteJointDef } from "planck";
 import type { Env, RandomSource, ResetOptions, ResetResult, StepResult } from "../types";
