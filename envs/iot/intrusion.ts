@@ -131,8 +131,8 @@ export interface IntrusionDynamicsConfig {
 }
 
 export const DEFAULT_INTRUSION_DYNAMICS: IntrusionDynamicsConfig = {
-  devices: 8, campaignRate: 0.05, maxCampaigns: 2, campaignFlows: [15, 50], reconFlows: 4,
-  maliciousShare: 0.8, campaignWeight: 2, floodWeight: 5, ddosDevices: 3, isolationSteps: 15,
+  devices: 8, campaignRate: 0.03, maxCampaigns: 2, campaignFlows: [15, 50], reconFlows: 4,
+  maliciousShare: 0.8, campaignWeight: 2, floodWeight: 4, ddosDevices: 3, isolationSteps: 15,
   rateLimitSteps: 10, verifyRevealProb: 0.7, verifiedSteps: 25, analystDelay: 3, alertTPR: 0.55, alertFPR: 0.04,
 };
 
