@@ -52,6 +52,8 @@ export class FedAvgServer {
 
   /** Averages this round's clients and publishes; a round with no clients is skipped (logged). */
   async runRound(): Promise<void> {
+    // On the step clock, uploads due at this same step are still in the bus: deliver them first.
+    if (this.d.clock.kind === "steps") await this.d.bus.flush();
     const clients = [...this.fresh.values()];
     this.fresh.clear();
     this.round++;

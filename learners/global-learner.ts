@@ -14,7 +14,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Bus, Subscription } from "../runtime/bus";
 import type { Clock, Timer } from "../runtime/clock";
-import { decodeTransitions, decodeWeights, encodeGlobal } from "../runtime/codec";
+import { DEFAULT_LIMITS, decodeTransitions, decodeWeights, encodeGlobal, type CodecLimits } from "../runtime/codec";
 import type { Experiment } from "../runtime/config";
 import { CodecError, RejectionCounter } from "../runtime/errors";
 import type { MetricsSink } from "../runtime/metrics";
@@ -63,9 +63,11 @@ export class GlobalLearner {
   private subs: Subscription[] = [];
   private timers: Timer[] = [];
   private readonly log: (line: string) => void;
+  private readonly limits: CodecLimits;
 
   constructor(private readonly d: GlobalLearnerDeps) {
     this.log = d.log ?? (() => {});
+    this.limits = { ...DEFAULT_LIMITS, maxBytes: d.exp.learner.maxMessageBytes };
     const f = d.exp.learner.filter;
     this.filter = new DiversityFilter(d.obsDim, { ...f, replayCapacity: d.exp.learner.replay.capacity }, d.exp.seed + 17);
     const a = d.exp.aggregator;
@@ -82,7 +84,11 @@ export class GlobalLearner {
     this.subs.push(bus.subscribe(subjects.allTransitions, (m) => this.onTransitions(lastTail(m.subject), m.data), { maxPending: 1000 }));
     this.subs.push(bus.subscribe(subjects.allWeights, (m) => this.onWeights(lastTail(m.subject), m.data), { maxPending: 1000 }));
     this.timers.push(clock.every(exp.learner.tick, () => this.tick(), "learner.tick"));
-    this.timers.push(clock.every(exp.aggregator.interval, () => void this.aggregate(), "learner.aggregate"));
+    this.timers.push(clock.every(exp.aggregator.interval, async () => {
+      // On the step clock, uploads due at this same step are still in the bus: deliver them first.
+      if (clock.kind === "steps") await bus.flush();
+      this.aggregate();
+    }, "learner.aggregate"));
     this.timers.push(clock.every(exp.learner.publish, () => this.publish(), "learner.publish"));
     if (this.d.checkpointDir) this.timers.push(clock.every(exp.learner.checkpoint, () => this.checkpoint(), "learner.checkpoint"));
     await this.publish();
@@ -92,7 +98,7 @@ export class GlobalLearner {
   async onTransitions(actor: string, data: Uint8Array): Promise<void> {
     let msg;
     try {
-      msg = decodeTransitions(data, { obsDim: this.d.obsDim, actionCount: this.d.actionCount });
+      msg = decodeTransitions(data, { obsDim: this.d.obsDim, actionCount: this.d.actionCount }, this.limits);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.rejected.count(e.reason, actor);
@@ -116,7 +122,7 @@ export class GlobalLearner {
   onWeights(actor: string, data: Uint8Array): void {
     let w;
     try {
-      w = decodeWeights(data, this.d.agent.layout());
+      w = decodeWeights(data, this.d.agent.layout(), this.limits);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.rejected.count(e.reason, actor);

@@ -47,6 +47,8 @@ export const ExperimentSchema = z.strictObject({
     updatesPerTick: z.number().int().min(0).max(10_000).default(8),
     /** Publish the global model this often. */
     publish: period(5_000, 1_000),
+    /** Largest message (wire bytes, and inflated body) the learner accepts. */
+    maxMessageBytes: z.number().int().min(1024).default(4 << 20),
     /** Start training once the replay holds this many transitions. */
     warmup: z.number().int().nonnegative().default(1_000),
     replay: z.strictObject({

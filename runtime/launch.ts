@@ -144,23 +144,12 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
   const bus: Bus = exp.transport.nats ? await NatsBus.connect({ url: exp.transport.nats, name: `fedrl-${exp.run}-embedded`, log }) : new InProcessBus();
   const redis = exp.transport.redis ? await connectRedis(exp.transport.redis) : null;
   let learner: GlobalLearner | undefined;
-  let learnerAgent: (RuntimeAgent & { dispose(): void }) | undefined;
+  let learnerAgent: ReturnType<typeof createAgent> | undefined;
   let fedavg: FedAvgServer | undefined;
   const actors: Actor[] = [];
   const agents: RuntimeAgent[] = [];
   try {
-    if (exp.mode === "hybrid") {
-      learnerAgent = createAgent(exp, obsDim, actionCount, "learner", exp.seed * 1000, init);
-      const replay = await openReplay(exp, obsDim, redis);
-      learner = new GlobalLearner({
-        exp, bus, subjects, replay, agent: learnerAgent, clock, metrics: sink("learner"), obsDim, actionCount,
-        batchSize: (learnerAgent as unknown as { config: { batchSize: number } }).config.batchSize, log,
-      });
-      await learner.start();
-    } else if (exp.mode === "fedavg") {
-      fedavg = new FedAvgServer({ exp, bus, subjects, clock, metrics: sink("fedavg"), layout: createAgent(exp, obsDim, actionCount, "learner", 0).layout(), log });
-      await fedavg.start();
-    }
+    // Actors first, so on the step clock their uploads fire before the round that consumes them.
     for (let i = 0; i < exp.actors.count; i++) {
       const s = seedOf(exp, i);
       const agent = createAgent(exp, obsDim, actionCount, "actor", s.agent, init);
@@ -168,6 +157,18 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       const actor = new Actor({ id: actorId(exp, i), exp, bus: exp.mode === "local" ? null : bus, subjects, clock, agent, envs: makeActorEnvs(exp, i), metrics: sink(actorId(exp, i)), log, seed: s.env });
       await actor.start();
       actors.push(actor);
+    }
+    if (exp.mode === "hybrid") {
+      learnerAgent = createAgent(exp, obsDim, actionCount, "learner", exp.seed * 1000, init);
+      const replay = await openReplay(exp, obsDim, redis);
+      learner = new GlobalLearner({
+        exp, bus, subjects, replay, agent: learnerAgent, clock, metrics: sink("learner"), obsDim, actionCount,
+        batchSize: learnerAgent.config.batchSize, log,
+      });
+      await learner.start();
+    } else if (exp.mode === "fedavg") {
+      fedavg = new FedAvgServer({ exp, bus, subjects, clock, metrics: sink("fedavg"), layout: createAgent(exp, obsDim, actionCount, "learner", 0).layout(), log });
+      await fedavg.start();
     }
     await bus.flush();
 
@@ -280,13 +281,13 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   const metrics = new JsonlMetrics(join(runDir, exp.mode === "hybrid" ? "learner.jsonl" : "fedavg.jsonl"), "learner");
   let stop: () => Promise<void>;
   let status: () => Promise<Record<string, unknown>>;
-  let agent: (RuntimeAgent & { dispose(): void }) | undefined;
+  let agent: ReturnType<typeof createAgent> | undefined;
   if (exp.mode === "hybrid") {
     agent = createAgent(exp, obsDim, actionCount, "learner", exp.seed * 1000, init);
     const replay = await openReplay(exp, obsDim, redis);
     const learner = new GlobalLearner({
       exp, bus, subjects, replay, agent, clock, metrics, obsDim, actionCount, log: o.log,
-      batchSize: (agent as unknown as { config: { batchSize: number } }).config.batchSize, checkpointDir: join(runDir, "learner-checkpoint"),
+      batchSize: agent.config.batchSize, checkpointDir: join(runDir, "learner-checkpoint"),
     });
     await learner.start();
     o.log(`learner up: run ${exp.run}, replay ${replay.kind} (${await replay.size()} transitions), version ${learner.counters.version}`);
