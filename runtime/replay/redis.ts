@@ -5,7 +5,7 @@
  *   fedrl:{run}:replay:data    hash  index → row bytes
  *   fedrl:{run}:replay:cursor  int   transitions ever inserted
  *   fedrl:{run}:replay:meta    hash  obsDim, capacity (checked on open)
- * Row (little endian): obs f32[d] | nextObs f32[d] | action i32 | reward f32 | flags u8 (1 term, 2 trunc)
+ * Row (little endian, 4-byte words): obs f32[d] | nextObs f32[d] | action i32 | reward f32 | flags u32 (1 term, 2 trunc)
  */
 import type { Redis } from "ioredis";
 import { mulberry32 } from "../../learners/ring";
@@ -40,7 +40,7 @@ export interface RedisReplayOptions {
 }
 
 export function rowBytes(obsDim: number): number {
-  return 8 * obsDim + 9;
+  return 4 * (2 * obsDim + 3);
 }
 
 export function replayKeys(run: string) {
@@ -59,12 +59,20 @@ export class RedisReplay implements ReplayStore {
   private knownInserted = 0;
   private corrupt = 0;
   private readonly idx: string[] = [];
+  /** Aligned scratch row for decoding (Redis hands back Buffers at arbitrary offsets). */
+  private readonly scratch: Uint8Array;
+  private readonly scratchF32: Float32Array;
+  private readonly scratchI32: Int32Array;
 
   private constructor(private readonly redis: Redis, opts: RedisReplayOptions) {
     this.capacity = opts.capacity;
     this.obsDim = opts.obsDim;
     this.keys = replayKeys(opts.run);
     this.rs = rowBytes(opts.obsDim);
+    const ab = new ArrayBuffer(this.rs);
+    this.scratch = new Uint8Array(ab);
+    this.scratchF32 = new Float32Array(ab);
+    this.scratchI32 = new Int32Array(ab);
     this.rand = mulberry32(opts.seed ?? ((Date.now() ^ process.pid) >>> 0));
     redis.defineCommand("fedrlReplayInsert", { numberOfKeys: 2, lua: INSERT_LUA });
   }
@@ -89,16 +97,19 @@ export class RedisReplay implements ReplayStore {
 
   private packRows(b: TransitionBatch): Buffer {
     const d = this.obsDim;
-    const buf = Buffer.allocUnsafe(b.n * this.rs);
+    const W = 2 * d + 3;
+    const ab = new ArrayBuffer(b.n * W * 4);
+    const f32 = new Float32Array(ab);
+    const i32 = new Int32Array(ab);
     for (let i = 0; i < b.n; i++) {
-      let o = i * this.rs;
-      for (let k = 0; k < d; k++, o += 4) buf.writeFloatLE(b.obs[i * d + k]!, o);
-      for (let k = 0; k < d; k++, o += 4) buf.writeFloatLE(b.nextObs[i * d + k]!, o);
-      buf.writeInt32LE(b.actions[i]!, o);
-      buf.writeFloatLE(b.rewards[i]!, o + 4);
-      buf[o + 8] = (b.terminated[i] ? 1 : 0) | (b.truncated[i] ? 2 : 0);
+      const o = i * W;
+      f32.set(b.obs.subarray(i * d, i * d + d), o);
+      f32.set(b.nextObs.subarray(i * d, i * d + d), o + d);
+      i32[o + 2 * d] = b.actions[i]!;
+      f32[o + 2 * d + 1] = b.rewards[i]!;
+      i32[o + 2 * d + 2] = (b.terminated[i] ? 1 : 0) | (b.truncated[i] ? 2 : 0);
     }
-    return buf;
+    return Buffer.from(ab);
   }
 
   async insert(batch: TransitionBatch): Promise<number> {
@@ -153,25 +164,18 @@ export class RedisReplay implements ReplayStore {
 
   private decodeRow(row: Buffer, out: TransitionBatch, j: number): boolean {
     const d = this.obsDim;
-    let o = 0;
-    for (let k = 0; k < d; k++, o += 4) {
-      const v = row.readFloatLE(o);
-      if (!Number.isFinite(v)) return false;
-      out.obs[j * d + k] = v;
-    }
-    for (let k = 0; k < d; k++, o += 4) {
-      const v = row.readFloatLE(o);
-      if (!Number.isFinite(v)) return false;
-      out.nextObs[j * d + k] = v;
-    }
-    const a = row.readInt32LE(o);
-    const r = row.readFloatLE(o + 4);
-    const f = row[o + 8]!;
-    if (a < 0 || !Number.isFinite(r) || f > 3) return false;
+    this.scratch.set(row);
+    const f = this.scratchF32;
+    for (let k = 0; k < 2 * d + 2; k++) if (k !== 2 * d && !Number.isFinite(f[k]!)) return false;
+    const a = this.scratchI32[2 * d]!;
+    const flags = this.scratchI32[2 * d + 2]!;
+    if (a < 0 || flags < 0 || flags > 3) return false;
+    out.obs.set(f.subarray(0, d), j * d);
+    out.nextObs.set(f.subarray(d, 2 * d), j * d);
     out.actions[j] = a;
-    out.rewards[j] = r;
-    out.terminated[j] = f & 1;
-    out.truncated[j] = (f >> 1) & 1;
+    out.rewards[j] = f[2 * d + 1]!;
+    out.terminated[j] = flags & 1;
+    out.truncated[j] = (flags >> 1) & 1;
     return true;
   }
 
