@@ -27,6 +27,8 @@ export class FedAvgServer {
   version = 0;
   round = 0;
   global: Float32Array | null = null;
+  published = 0;
+  publishedBytes = 0;
   readonly rejected = new RejectionCounter();
   private fresh = new Map<string, ClientParams>();
   private sub: Subscription | null = null;
@@ -65,6 +67,8 @@ export class FedAvgServer {
     this.version++;
     const bytes = encodeGlobal({ version: this.version, round: this.round, ts: Date.now(), layout: this.d.layout, params: this.global });
     this.d.bus.publish(this.d.subjects.global, bytes);
+    this.published++;
+    this.publishedBytes += bytes.length;
     await (await this.d.bus.lastValues(this.d.subjects.bucket)).put("global", bytes);
     this.d.metrics.write("fedavg_round", { round: this.round, clients: clients.length, samples: clients.map((c) => c.samples), version: this.version });
   }

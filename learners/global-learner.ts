@@ -59,6 +59,9 @@ export class GlobalLearner {
   readonly rejected = new RejectionCounter();
   readonly counters: Counters = { version: 0, round: 0, updates: 0, received: 0, accepted: 0, filtered: 0 };
   lastLoss = NaN;
+  /** Global-model messages published and their bytes. */
+  published = 0;
+  publishedBytes = 0;
   lastAggregation: AggregationResult | null = null;
   private subs: Subscription[] = [];
   private timers: Timer[] = [];
@@ -170,13 +173,15 @@ export class GlobalLearner {
     const bytes = encodeGlobal({ version: this.counters.version, round: this.counters.round, ts: Date.now(), layout: agent.layout(), params: agent.getParameters() });
     bus.publish(subjects.global, bytes);
     await (await bus.lastValues(subjects.bucket)).put("global", bytes);
+    this.published++;
+    this.publishedBytes += bytes.length;
     const stats = await this.stats();
     this.d.metrics.write("learner", stats);
   }
 
   async stats() {
     return {
-      ...this.counters, loss: this.lastLoss, replay: await this.d.replay.stats(), filter: this.filter.stats(),
+      ...this.counters, loss: this.lastLoss, published: this.published, publishedBytes: this.publishedBytes, replay: await this.d.replay.stats(), filter: this.filter.stats(),
       rejected: this.rejected.snapshot(), dropped: this.subs.reduce((s, x) => s + x.dropped, 0),
     };
   }

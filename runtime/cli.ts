@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === "train-local") {
     const { main: trainLocal } = await import("../learners/train-local");
-    return (await trainLocal(rest)) ?? 0;
+    await trainLocal(rest);
+    return 0;
   }
   const { values } = parseArgs({
     args: rest,

@@ -97,9 +97,9 @@ export interface RunSummary {
   mode: Experiment["mode"];
   env: string;
   wallSeconds: number;
-  actors: { id: string; steps: number; episodes: number; mean100: number; returns: number[]; globalVersion: number; bytesSent: number; batchesSent: number; weightsSent: number }[];
+  actors: { id: string; steps: number; episodes: number; mean100: number; returns: number[]; globalVersion: number; bytesSent: number; batchesSent: number; weightsSent: number; updates: number }[];
   learner?: Awaited<ReturnType<GlobalLearner["stats"]>>;
-  fedavg?: { rounds: number; version: number };
+  fedavg?: { rounds: number; version: number; published: number; publishedBytes: number };
   /** Greedy evaluation of the global model (hybrid/fedavg) or of the actors' own models averaged (local). */
   eval: { mean: number; std: number };
   /** First (actor-mean of mean-`window`) crossing of budget.targetReturn. */
@@ -225,9 +225,9 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     }
     return {
       mode: exp.mode, env: exp.env.id, wallSeconds: (Date.now() - t0) / 1000,
-      actors: actors.map((a) => ({ id: a.id, steps: a.steps, episodes: a.episodes, mean100: a.meanReturn(100), returns: a.returns.slice(), globalVersion: a.globalVersion, bytesSent: a.bytesSent, batchesSent: a.batchesSent, weightsSent: a.weightsSent })),
+      actors: actors.map((a, i) => ({ updates: agents[i]!.updates, id: a.id, steps: a.steps, episodes: a.episodes, mean100: a.meanReturn(100), returns: a.returns.slice(), globalVersion: a.globalVersion, bytesSent: a.bytesSent, batchesSent: a.batchesSent, weightsSent: a.weightsSent })),
       learner: learner ? await learner.stats() : undefined,
-      fedavg: fedavg ? { rounds: fedavg.round, version: fedavg.version } : undefined,
+      fedavg: fedavg ? { rounds: fedavg.round, version: fedavg.version, published: fedavg.published, publishedBytes: fedavg.publishedBytes } : undefined,
       eval: evalResult, reached, curve,
     };
   } finally {
