@@ -62,6 +62,9 @@ export class GlobalLearner {
   /** Global-model messages published and their bytes. */
   published = 0;
   publishedBytes = 0;
+  /** Time spent decoding + filtering transition batches (not waiting for the replay). */
+  ingestMs = 0;
+  receivedBytes = 0;
   lastAggregation: AggregationResult | null = null;
   private subs: Subscription[] = [];
   private timers: Timer[] = [];
@@ -99,6 +102,8 @@ export class GlobalLearner {
 
   /** Decode, validate, filter, insert. Rejections are counted by reason and by actor. */
   async onTransitions(actor: string, data: Uint8Array): Promise<void> {
+    const t0 = performance.now();
+    this.receivedBytes += data.length;
     let msg;
     try {
       msg = decodeTransitions(data, { obsDim: this.d.obsDim, actionCount: this.d.actionCount }, this.limits);
@@ -116,6 +121,7 @@ export class GlobalLearner {
     const keep = this.filter.filter(msg.batch);
     const kept = filterBatch(msg.batch, keep);
     c.filtered += msg.batch.n - kept.n;
+    this.ingestMs += performance.now() - t0;
     if (kept.n > 0) {
       await this.d.replay.insert(kept);
       c.accepted += kept.n;
@@ -181,7 +187,8 @@ export class GlobalLearner {
 
   async stats() {
     return {
-      ...this.counters, loss: this.lastLoss, published: this.published, publishedBytes: this.publishedBytes, replay: await this.d.replay.stats(), filter: this.filter.stats(),
+      ...this.counters, loss: this.lastLoss, published: this.published, publishedBytes: this.publishedBytes,
+      ingestMs: this.ingestMs, receivedBytes: this.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20, replay: await this.d.replay.stats(), filter: this.filter.stats(),
       rejected: this.rejected.snapshot(), dropped: this.subs.reduce((s, x) => s + x.dropped, 0),
     };
   }

@@ -140,7 +140,14 @@ eval: { episodes: 10, seed: 5000 }
 
     expect(await exited(actors[0]!)).to.equal(0);
     expect(await exited(actors[1]!)).to.equal(0);
-    await sleep(2500); // a last learner heartbeat
+    // Wait until the learner has drained its backlog: two heartbeats with the same count.
+    let prev = -1;
+    for (let i = 0; i < 30; i++) {
+      await sleep(2100);
+      const r = heartbeats.get("learner")!.received;
+      if (r === prev) break;
+      prev = r;
+    }
     const L = heartbeats.get("learner")!;
     const A0 = heartbeats.get("actor-0")!;
     expect(A0.done).to.equal(true);

@@ -1,0 +1,199 @@
+/**
+ * Convergence benchmark: local, fedavg, hybrid and two ablations of hybrid (no filter; plain
+ * averaging instead of trust weights), same env-step budget and seeds, on the step-driven clock.
+ *
+ *   npm run bench:convergence -- --env LunarLander-v3 --actors 3 --seeds 3 [--steps 250000] [--jobs 2]
+ *
+ * Timers in env steps per actor (the seed's 0.5 s / 15 s / 30 s at an assumed 200 env steps/s per
+ * actor): learner tick 100 steps, weights upload 3000, aggregation 6000, FedAvg round 3000.
+ * Writes bench/results/convergence-<env>-<K>a.{json,md,svg}.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadExperiment, type Experiment } from "../runtime/config";
+import { runEmbedded, envSpace, type RunSummary } from "../runtime/launch";
+import { machineInfo, writeResult, writeText } from "./util";
+
+export const METHODS = {
+  local: { mode: "local", sets: [] },
+  fedavg: { mode: "fedavg", sets: [] },
+  hybrid: { mode: "hybrid", sets: [] },
+  "hybrid-nofilter": { mode: "hybrid", sets: ["learner.filter.enabled=false"] },
+  "hybrid-uniform": { mode: "hybrid", sets: ["aggregator.weighting=uniform"] },
+} as const;
+type Method = keyof typeof METHODS;
+
+const STEPS_PER_SEC = 200; // assumed per-actor env rate for the timer mapping
+const THRESHOLD: Record<string, number> = { "LunarLander-v3": 200, "CartPole-v1": 475 };
+const CONFIG: Record<string, string> = { "LunarLander-v3": "configs/lunarlander-hybrid.yaml", "CartPole-v1": "configs/cartpole-hybrid.yaml" };
+
+interface Job { env: string; actors: number; seed: number; method: Method | "hybrid-wall"; steps: number; evalEpisodes: number; sets: string[] }
+
+export function experimentFor(job: Job): Experiment {
+  const m = job.method === "hybrid-wall" ? METHODS.hybrid : METHODS[job.method];
+  const s = (sec: number) => Math.round(sec * STEPS_PER_SEC);
+  return loadExperiment(CONFIG[job.env], [
+    `run=conv-${job.method}-${job.seed}`,
+    `mode=${m.mode}`,
+    `seed=${job.seed}`,
+    `actors.count=${job.actors}`,
+    `clock=${job.method === "hybrid-wall" ? "wall" : "steps"}`,
+    `learner.tick={ms: 500, steps: ${s(0.5)}}`,
+    `actors.weights={ms: 15000, steps: ${s(15)}}`,
+    `aggregator.interval={ms: 30000, steps: ${s(30)}}`,
+    `aggregator.staleAfter={ms: 90000, steps: ${s(90)}}`,
+    `learner.publish={ms: 5000, steps: ${s(5)}}`,
+    `fedavg.round={ms: 15000, steps: ${s(15)}}`,
+    `budget.stepsPerActor=${job.steps}`,
+    `budget.targetReturn=${THRESHOLD[job.env]}`,
+    `budget.window=100`,
+    `eval.episodes=${job.evalEpisodes}`,
+    `eval.seed=900000`,
+    ...m.sets,
+    ...job.sets,
+  ], {});
+}
+
+/** FLOPs of one forward pass for one observation: 2·Σ in·out over the MLP layers. */
+function forwardFlops(exp: Experiment, obsDim: number, actions: number): number {
+  const hidden = (exp.agent.hidden as number[] | undefined) ?? [64, 64];
+  const dims = [obsDim, ...hidden, actions];
+  let f = 0;
+  for (let i = 0; i + 1 < dims.length; i++) f += 2 * dims[i]! * dims[i + 1]!;
+  return f;
+}
+
+async function runJob(job: Job) {
+  const exp = experimentFor(job);
+  const { obsDim, actionCount } = envSpace(exp);
+  const s: RunSummary = await runEmbedded(exp, { writeMetrics: false, chunk: 10 });
+  const fwd = forwardFlops(exp, obsDim, actionCount);
+  const batch = Number(exp.agent.batchSize ?? 64);
+  const actorUpdates = s.actors.reduce((a, x) => a + x.updates, 0);
+  const updates = actorUpdates + (s.learner?.updates ?? 0);
+  const totalSteps = s.actors.reduce((a, x) => a + x.steps, 0);
+  // A DQN update: forward online(s) + forward target(s') + backward ≈ 2 forwards → 4·B forwards.
+  const fullFlops = fwd * totalSteps + 4 * batch * fwd * updates;
+  const reachedSteps = s.reached ? s.reached.stepsPerActor * job.actors : null;
+  return {
+    ...job, threshold: THRESHOLD[job.env],
+    reached: s.reached, finalMean100: s.actors.reduce((a, x) => a + x.mean100, 0) / s.actors.length,
+    eval: s.eval, wallSeconds: s.wallSeconds,
+    messages: s.actors.reduce((a, x) => a + x.batchesSent + x.weightsSent, 0) + (s.learner?.published ?? 0) + (s.fedavg?.published ?? 0),
+    bytes: s.actors.reduce((a, x) => a + x.bytesSent, 0) + (s.learner?.publishedBytes ?? 0) + (s.fedavg?.publishedBytes ?? 0),
+    flopsSeedStyle: reachedSteps === null ? null : fwd * reachedSteps,
+    flopsSeedStyleBudget: fwd * totalSteps,
+    flopsFull: fullFlops,
+    updates: { actors: actorUpdates, learner: s.learner?.updates ?? 0 },
+    filter: s.learner?.filter ?? null,
+    curve: s.curve.map((c) => [c.episodesPerActor, c.stepsPerActor, Math.round(c.mean * 10) / 10]),
+  };
+}
+type JobResult = Awaited<ReturnType<typeof runJob>>;
+
+// ---------------------------------------------------------------- report
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const pm = (xs: number[], d = 1) => (xs.length ? `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}` : "not reached");
+const sci = (x: number) => x.toExponential(2);
+
+function table(results: JobResult[], methods: string[]): string {
+  const rows = ["| method | reward (final mean-100) | episode (to threshold) | step (to threshold, all actors) | flops (seed-style, to threshold) | flops (full, budget) | global eval (greedy, 100 ep) | reached | wall s |", "|---|---|---|---|---|---|---|---|---|"];
+  for (const m of methods) {
+    const rs = results.filter((r) => r.method === m);
+    if (!rs.length) continue;
+    const hit = rs.filter((r) => r.reached);
+    rows.push(`| ${m} | ${pm(rs.map((r) => r.finalMean100))} | ${pm(hit.map((r) => r.reached!.episodesPerActor))} | ${hit.length ? sci(mean(hit.map((r) => r.reached!.stepsPerActor * r.actors))) : "—"} | ${hit.length ? sci(mean(hit.map((r) => r.flopsSeedStyle!))) : "—"} | ${sci(mean(rs.map((r) => r.flopsFull)))} | ${pm(rs.map((r) => r.eval.mean))} | ${hit.length}/${rs.length} | ${mean(rs.map((r) => r.wallSeconds)).toFixed(0)} |`);
+  }
+  return rows.join("\n");
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+function svgPlot(results: JobResult[], methods: string[], title: string, threshold: number): string {
+  const W = 760, H = 420, L = 60, R = 170, T = 36, B = 46;
+  const maxEp = Math.max(...results.flatMap((r) => r.curve.map((c) => c[0]!)), 1);
+  const vals = results.flatMap((r) => r.curve.map((c) => c[2]!)).concat([threshold]);
+  const lo = Math.min(...vals), hi = Math.max(...vals);
+  const x = (e: number) => L + ((W - L - R) * e) / maxEp;
+  const y = (v: number) => T + ((H - T - B) * (hi - v)) / Math.max(1e-9, hi - lo);
+  let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="${W}" height="${H}" fill="white"/>\n<text x="${L}" y="20" font-size="14">${title}</text>\n`;
+  out += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
+  for (let i = 0; i <= 5; i++) {
+    const v = lo + ((hi - lo) * i) / 5, e = (maxEp * i) / 5;
+    out += `<text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(0)}</text><text x="${x(e)}" y="${H - B + 16}" text-anchor="middle">${e.toFixed(0)}</text>\n`;
+  }
+  out += `<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">episodes per actor</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">mean-100 return (actors)</text>\n`;
+  out += `<line x1="${L}" x2="${W - R}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="#888" stroke-dasharray="4 4"/>\n`;
+  methods.forEach((m, k) => {
+    const rs = results.filter((r) => r.method === m);
+    if (!rs.length) return;
+    const grid = Array.from({ length: 60 }, (_, i) => Math.round(((i + 1) * maxEp) / 60));
+    const pts = grid.map((e) => {
+      const v = rs.map((r) => r.curve.filter((c) => c[0]! <= e).at(-1)?.[2]).filter((z): z is number => z !== undefined);
+      return v.length === rs.length ? { e, m: mean(v), s: sd(v) } : null;
+    }).filter((p): p is { e: number; m: number; s: number } => p !== null);
+    if (!pts.length) return;
+    const c = COLORS[k % COLORS.length];
+    const band = pts.map((p) => `${x(p.e)},${y(p.m + p.s)}`).concat(pts.slice().reverse().map((p) => `${x(p.e)},${y(p.m - p.s)}`)).join(" ");
+    out += `<polygon points="${band}" fill="${c}" opacity="0.15"/>\n<polyline points="${pts.map((p) => `${x(p.e)},${y(p.m)}`).join(" ")}" fill="none" stroke="${c}" stroke-width="2"/>\n`;
+    out += `<line x1="${W - R + 10}" x2="${W - R + 30}" y1="${T + 16 * k}" y2="${T + 16 * k}" stroke="${c}" stroke-width="2"/><text x="${W - R + 35}" y="${T + 16 * k + 4}">${m}</text>\n`;
+  });
+  return out + "</svg>\n";
+}
+
+// ---------------------------------------------------------------- driver
+
+async function inChild(job: Job): Promise<JobResult> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`job ${JSON.stringify(job)} exited ${code}`))));
+  });
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      env: { type: "string", default: "LunarLander-v3" }, actors: { type: "string", default: "3" }, seeds: { type: "string", default: "3" },
+      steps: { type: "string" }, jobs: { type: "string", default: "2" }, methods: { type: "string" }, eval: { type: "string", default: "100" },
+      wall: { type: "boolean", default: true }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
+    },
+  });
+  if (values.job) {
+    const r = await runJob(JSON.parse(values.job) as Job);
+    process.stdout.write(JSON.stringify(r) + "\n");
+    return;
+  }
+  const env = values.env!;
+  if (!CONFIG[env]) throw new Error(`--env must be one of ${Object.keys(CONFIG).join(", ")}`);
+  const actors = Number(values.actors), seeds = Number(values.seeds);
+  const steps = Number(values.steps ?? (env === "CartPole-v1" ? 40_000 : 250_000));
+  const methods = (values.methods?.split(",") ?? Object.keys(METHODS)) as Method[];
+  const jobs: Job[] = [];
+  for (const method of methods) for (let seed = 0; seed < seeds; seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  if (values.wall) jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  const results: JobResult[] = [];
+  let next = 0, done = 0;
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: Number(values.jobs) }, async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      const r = await inChild(job);
+      results.push(r);
+      done++;
+      process.stderr.write(`[${done}/${jobs.length} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${job.method} seed ${job.seed}: ${r.reached ? `reached ${r.threshold} at ${r.reached.episodesPerActor} episodes/actor` : "not reached"}, final mean-100 ${r.finalMean100.toFixed(1)}, eval ${r.eval.mean.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)\n`);
+    }
+  }));
+  const allMethods = [...methods, ...(values.wall ? ["hybrid-wall"] : [])];
+  const name = `convergence-${env}-${actors}a${values.tag ? `-${values.tag}` : ""}`;
+  const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds\n\nBudget ${steps} env steps per actor; threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds.\n\n${table(results, allMethods)}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}\`.\n`;
+  writeText(`${name}.md`, md);
+  writeText(`${name}.svg`, svgPlot(results.filter((r) => r.method !== "hybrid-wall"), methods, `${env}, ${actors} actors: actors' mean-100 return (mean ± std over ${seeds} seeds)`, THRESHOLD[env]!));
+  const path = writeResult(name, { env, actors, seeds, stepsPerActor: steps, timerMapping: { stepsPerSec: STEPS_PER_SEC }, results });
+  process.stderr.write(`${md}\nwrote ${path}\n`);
+}
+
+main().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
