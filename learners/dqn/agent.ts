@@ -13,6 +13,15 @@ import { epsilonScheduleOf, parseDqnConfig, type DqnConfig, type DqnConfigInput 
 import { loadLayersParams, saveLayersModel } from "./checkpoint";
 import { adamStep, clipGradNorm, computeTargets, huberLossGrad, NStepAccumulator, Rng, softUpdate, type AdamState, type Transition } from "./learning";
 import { QNetwork, type Workspace } from "./network";
+import { TfDqnEngine } from "./tf-engine";
+import * as tf from "@tensorflow/tfjs";
+
+/** Which learning engine a config resolves to under the current tfjs backend. */
+export function resolveEngine(c: DqnConfig): "js" | "tf" {
+  if (c.engine !== "auto") return c.engine;
+  const backend = tf.getBackend();
+  return !c.dueling && (backend === "wasm" || backend === "tensorflow") && Math.max(...c.hidden) >= 128 ? "tf" : "js";
+}
 
 export interface DqnAgentOptions {
   obsDim: number;
@@ -53,6 +62,9 @@ export class DqnAgent implements ParameterHolder {
   private readonly bufs = new Map<number, Buffers>();
   private sampleBatch: TransitionBatch;
   private gammaN: number;
+  /** tfjs learning engine when config.engine resolves to "tf" (then params mirror its weights) */
+  private readonly tfe: TfDqnEngine | null;
+  readonly engine: "js" | "tf";
   /** env steps observed */
   steps = 0;
   /** episodes finished */
@@ -78,6 +90,11 @@ export class DqnAgent implements ParameterHolder {
     this.ws1 = this.net.workspace(1);
     this.sampleBatch = allocBatch(c.batchSize, opts.obsDim);
     this.gammaN = Math.pow(c.gamma, c.nStep);
+    this.engine = resolveEngine(c);
+    if (this.engine === "tf" && c.dueling) throw new Error("DQN config: engine \"tf\" does not support dueling; use \"js\"");
+    this.tfe = this.engine === "tf"
+      ? new TfDqnEngine(this.net, this.params, { double: c.algorithm === "double", gammaN: this.gammaN, lr: c.lr, beta1: c.adamBeta1, beta2: c.adamBeta2, eps: c.adamEps, huberDelta: c.huberDelta, maxGradNorm: c.maxGradNorm })
+      : null;
   }
 
   // ---- acting -------------------------------------------------------------------------------
@@ -139,6 +156,7 @@ export class DqnAgent implements ParameterHolder {
   learnOn(b: TransitionBatch): LearnResult {
     const c = this.config, A = this.numActions;
     if (b.obsDim !== this.obsDim) throw new Error(`learnOn: batch obsDim ${b.obsDim} != agent obsDim ${this.obsDim}`);
+    if (this.tfe) return this.learnOnTf(b);
     const k = this.buffers(b.n);
     // 1. TD targets y = r + γⁿ (1 − terminated) Q_target(s', a*)   (a* from the online net for Double DQN)
     computeTargets(this.net, c.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y);
@@ -158,8 +176,19 @@ export class DqnAgent implements ParameterHolder {
     return { loss, gradNorm };
   }
 
+  /** The same step in tfjs ops (tf-engine.ts), then the online weights are copied back for acting. */
+  private learnOnTf(b: TransitionBatch): LearnResult {
+    const c = this.config, tfe = this.tfe!;
+    const [loss, gradNorm] = tfe.learnOn(b);
+    this.updates++;
+    if (this.updates % c.targetUpdateEvery === 0) tfe.updateTarget(c.targetUpdate === "hard", c.tau);
+    this.params.set(tfe.getParameters());
+    return { loss, gradNorm };
+  }
+
   /** The TD targets learnOn would regress to for this batch (copy; for tests and diagnostics). */
   tdTargets(b: TransitionBatch): Float32Array {
+    if (this.tfe) this.target.set(this.tfe.getTarget());
     const k = this.buffers(b.n);
     return computeTargets(this.net, this.config.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y).slice(0, b.n);
   }
@@ -190,15 +219,18 @@ export class DqnAgent implements ParameterHolder {
     if (!(p instanceof Float32Array) || p.length !== this.net.size) throw new Error(`setParameters: expected Float32Array of ${this.net.size}, got ${p?.length}`);
     for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setParameters: non-finite value at ${i}`);
     this.params.set(p);
+    this.tfe?.setParameters(p);
   }
 
   getTargetParameters(): Float32Array {
+    if (this.tfe) this.target.set(this.tfe.getTarget());
     return this.target.slice();
   }
 
   /** θ' ← θ */
   syncTarget(): void {
     this.target.set(this.params);
+    this.tfe?.setTarget(this.params);
   }
 
   // ---- checkpoints --------------------------------------------------------------------------
@@ -210,6 +242,13 @@ export class DqnAgent implements ParameterHolder {
    */
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
+    if (this.tfe) {
+      this.target.set(this.tfe.getTarget());
+      const a = this.tfe.getAdam();
+      this.adam.m.set(a.m);
+      this.adam.v.set(a.v);
+      this.adam.t = a.t;
+    }
     await saveLayersModel(this.net, this.params, dir);
     const f32 = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
     await writeFile(join(dir, "target.bin"), f32(this.target));
@@ -258,6 +297,11 @@ export class DqnAgent implements ParameterHolder {
     this.eps.restore(s.epsilon, s.epsilonSteps);
     this.rng.state = s.rngState >>> 0;
     this.nstep.clear();
+    if (this.tfe) {
+      this.tfe.setParameters(this.params);
+      this.tfe.setTarget(this.target);
+      this.tfe.setAdam(this.adam);
+    }
   }
 
   /** A new agent from a checkpoint directory (config from state.json). */
@@ -268,8 +312,9 @@ export class DqnAgent implements ParameterHolder {
     return agent;
   }
 
-  /** Releases buffers. (The JS engine holds no tensors; kept for the Acme-like lifecycle.) */
+  /** Releases buffers and the tf engine's variables. */
   dispose(): void {
+    this.tfe?.dispose();
     this.bufs.clear();
     this.replay.clear();
   }

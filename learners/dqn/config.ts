@@ -42,6 +42,13 @@ export const DqnConfigSchema = z.strictObject({
   epsilonDecay: z.number().min(0).max(1).default(0.995),
   /** Linear: env steps from start to end. */
   epsilonDecaySteps: z.number().int().positive().default(10_000),
+  /**
+   * Learning-step engine: "js" (plain-JS loops; fastest here for ≤ 64-unit layers, allocation-free,
+   * the only one with dueling), "tf" (tfjs ops on the current backend, explicit transposes; MLP only),
+   * "auto" = "tf" when the tfjs backend is wasm/tensorflow, the net is an MLP and a layer has ≥ 128
+   * units, else "js" (see bench/results/agents.json). Acting always runs in JS.
+   */
+  engine: z.enum(["auto", "js", "tf"]).default("auto"),
   /** Seeds weight init, exploration and replay sampling. */
   seed: z.number().int().nonnegative().default(0),
 });

@@ -1,0 +1,166 @@
+/**
+ * Agent benchmarks → bench/results/agents.json (and agents-learning.json with --learning).
+ *
+ *   npx tsx bench/agents.ts                 # update + action latency, JS engine and tfjs per backend
+ *   npx tsx bench/agents.ts --learning      # + CartPole-v1 to mean-100 ≥ 475 (3 seeds)
+ *   npx tsx bench/agents.ts --learning --lunar   # + LunarLander-v3 to mean-100 ≥ 200
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../learners/backend";
+import { DqnAgent } from "../learners/dqn/agent";
+import { CARTPOLE_DQN, type DqnConfigInput } from "../learners/dqn/config";
+import { Rng } from "../learners/dqn/learning";
+import { TfDqnEngine } from "../learners/dqn/tf-engine";
+import { trainLocal, type TrainSummary } from "../learners/train-local";
+import { allocBatch, type TransitionBatch } from "../learners/transitions";
+import { median, writeResult } from "./util";
+
+const args = new Set(process.argv.slice(2));
+const REPS = 9;
+
+const ANCHORS = {
+  pytorch113_cpu_1thread_update_ms: { h64: 1.29, h128: 3.95 },
+  pytorch113_action_us: [34, 49],
+  tfjs_wasm_explicit_transposes_update_ms: { h128: 2.5 },
+};
+const GOALS = { update_ms: { h64: 0.6, h128: 1.5 }, action_us: 30 };
+
+function batch(n: number, obsDim: number, A: number, seed: number): TransitionBatch {
+  const rng = new Rng(seed);
+  const b = allocBatch(n, obsDim);
+  for (let i = 0; i < n * obsDim; i++) {
+    b.obs[i] = rng.next() * 2 - 1;
+    b.nextObs[i] = rng.next() * 2 - 1;
+  }
+  for (let i = 0; i < n; i++) {
+    b.actions[i] = rng.int(A);
+    b.rewards[i] = rng.next();
+    b.terminated[i] = rng.next() < 0.05 ? 1 : 0;
+  }
+  return b;
+}
+
+/** median over REPS of the mean time per call (ms) of `iters` calls */
+function timeIt(iters: number, f: () => void, warm = Math.max(20, iters >> 2)): number {
+  for (let i = 0; i < warm; i++) f();
+  const reps: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) f();
+    reps.push((performance.now() - t0) / iters);
+  }
+  return median(reps);
+}
+
+const round = (x: number, d = 4) => Number(x.toFixed(d));
+
+function microJs() {
+  const out: Record<string, unknown>[] = [];
+  for (const h of [64, 128]) {
+    for (const algorithm of ["dqn", "double"] as const) {
+      for (const dueling of [false, true]) {
+        const agent = new DqnAgent({ obsDim: 8, numActions: 4, config: { hidden: [h, h], algorithm, dueling } });
+        const bs = [0, 1, 2, 3].map((s) => batch(64, 8, 4, s));
+        let k = 0;
+        const updateMs = timeIt(200, () => agent.learnOn(bs[k++ & 3]!));
+        const obs = bs.map((b) => b.obs.slice(0, 8));
+        const actionUs = timeIt(20000, () => agent.greedyAction(obs[k++ & 3]!)) * 1000;
+        const key = `h${h}` as "h64" | "h128";
+        const row = {
+          engine: "js", backend: "js", net: `8→${h}→${h}→4`, algorithm, dueling,
+          updateMs: round(updateMs), actionUs: round(actionUs, 2),
+          updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
+          updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
+          actionVsGoal: round(actionUs / GOALS.action_us, 2),
+        };
+        console.error(JSON.stringify(row));
+        out.push(row);
+      }
+    }
+  }
+  return out;
+}
+
+async function microTf(backend: "wasm" | "cpu" | "tensorflow") {
+  const out: Record<string, unknown>[] = [];
+  try {
+    await initBackend(backend, () => {});
+  } catch (e) {
+    console.error(`backend ${backend}: unavailable (${(e as Error).message})`);
+    return out;
+  }
+  for (const h of [64, 128]) {
+    for (const algorithm of ["dqn", "double"] as const) {
+      const agent = new DqnAgent({ obsDim: 8, numActions: 4, config: { hidden: [h, h], algorithm } });
+      const eng = new TfDqnEngine(agent.net, agent.getParameters(), {
+        double: algorithm === "double", gammaN: 0.99, lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, huberDelta: 1, maxGradNorm: 10,
+      });
+      const bs = [0, 1, 2, 3].map((s) => batch(64, 8, 4, s));
+      let k = 0;
+      const before = tf.memory().numTensors;
+      const iters = backend === "cpu" ? 20 : 50;
+      const updateMs = timeIt(iters, () => {
+        eng.learnOn(bs[k++ & 3]!);
+        eng.updateTarget(false, 1e-3);
+      }, 10);
+      eng.getParameters(); // sync
+      const leaked = tf.memory().numTensors - before;
+      const obs = bs.map((b) => b.obs.slice(0, 8));
+      const actionUs = timeIt(300, () => eng.greedyAction(obs[k++ & 3]!), 50) * 1000;
+      eng.dispose();
+      const key = `h${h}` as "h64" | "h128";
+      const row = {
+        engine: "tfjs-ops", backend, net: `8→${h}→${h}→4`, algorithm, dueling: false,
+        updateMs: round(updateMs), actionUs: round(actionUs, 2), tensorsLeakedPerRun: leaked,
+        updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
+        updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
+        actionVsGoal: round(actionUs / GOALS.action_us, 2),
+      };
+      console.error(JSON.stringify(row));
+      out.push(row);
+    }
+  }
+  return out;
+}
+
+async function learning(env: string, config: DqnConfigInput, target: number, seeds: number[], maxSteps: number, maxEpisodes: number) {
+  const runs: Record<string, unknown>[] = [];
+  for (const seed of seeds) {
+    const s: TrainSummary = await trainLocal({ env, config, seed, maxEpisodes, maxSteps, targetReturn: target, window: 100, log: true });
+    const row = { env, seed, solved: s.reachedAt !== null, episodes: s.reachedAt?.episode ?? null, envSteps: s.reachedAt?.step ?? null, ranEpisodes: s.episodes, ranSteps: s.steps, finalMean100: round(s.finalMean, 2), wallSeconds: round(s.wallSeconds, 1) };
+    console.error(JSON.stringify(row));
+    runs.push(row);
+  }
+  return runs;
+}
+
+async function main() {
+  const js = microJs();
+  const tfRows = [...(await microTf("wasm")), ...(await microTf("cpu"))];
+  writeResult("agents", {
+    what: "DQN update latency (batch 64, one gradient step incl. target computation, Huber, clip, Adam, target update) and single-observation greedy action latency; median of 9 repetitions",
+    goals: GOALS,
+    anchors: ANCHORS,
+    chosen: "js engine (DqnAgent): plain-JS register-blocked Float32Array loops for update and action",
+    js,
+    tfjs: tfRows,
+  });
+  if (args.has("--learning")) {
+    const seeds = [0, 1, 2];
+    const cartpole = await learning("CartPole-v1", CARTPOLE_DQN, 475, seeds, 300_000, 5000);
+    const result: Record<string, unknown> = { cartpole: { config: CARTPOLE_DQN, target: "mean-100 ≥ 475", runs: cartpole } };
+    if (args.has("--lunar")) {
+      const lunarConfig: DqnConfigInput = {}; // the seed client's defaults
+      result.lunarlander = {
+        config: lunarConfig, target: "mean-100 ≥ 200", reference: "seed paper local DQN: ~528 episodes, 1.98e5 steps",
+        runs: await learning("LunarLander-v3", lunarConfig, 200, [0], 1_000_000, 2000),
+      };
+    }
+    writeResult("agents-learning", result);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
