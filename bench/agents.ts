@@ -6,6 +6,7 @@
  *   npx tsx bench/agents.ts --learning --lunar   # + LunarLander-v3 to mean-100 ≥ 200
  */
 import * as tf from "@tensorflow/tfjs";
+import { loadavg } from "node:os";
 import { initBackend } from "../learners/backend";
 import { DqnAgent } from "../learners/dqn/agent";
 import { CARTPOLE_DQN, type DqnConfigInput } from "../learners/dqn/config";
@@ -109,8 +110,14 @@ async function microTf(backend: "wasm" | "cpu" | "tensorflow") {
       const actionUs = timeIt(300, () => eng.greedyAction(obs[k++ & 3]!), 50) * 1000;
       eng.dispose();
       const key = `h${h}` as "h64" | "h128";
+      // the agent end to end with engine "tf" (includes copying weights back for JS acting)
+      const ag = new DqnAgent({ obsDim: 8, numActions: 4, config: { hidden: [h, h], algorithm, engine: "tf" } });
+      const agentUpdateMs = timeIt(iters, () => {
+        ag.learnOn(bs[k++ & 3]!);
+      }, 10);
+      ag.dispose();
       const row = {
-        engine: "tfjs-ops", backend, net: `8→${h}→${h}→4`, algorithm, dueling: false,
+        engine: "tfjs-ops", backend, agentUpdateMs: round(agentUpdateMs), net: `8→${h}→${h}→4`, algorithm, dueling: false,
         updateMs: round(updateMs), actionUs: round(actionUs, 2), tensorsLeakedPerRun: leaked,
         updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
         updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
@@ -135,13 +142,15 @@ async function learning(env: string, config: DqnConfigInput, target: number, see
 }
 
 async function main() {
+  const loadBefore = loadavg();
   const js = microJs();
   const tfRows = [...(await microTf("wasm")), ...(await microTf("cpu"))];
   writeResult("agents", {
     what: "DQN update latency (batch 64, one gradient step incl. target computation, Huber, clip, Adam, target update) and single-observation greedy action latency; median of 9 repetitions",
     goals: GOALS,
     anchors: ANCHORS,
-    chosen: "js engine (DqnAgent): plain-JS register-blocked Float32Array loops for update and action",
+    chosen: "DqnAgent engine 'auto': plain-JS register-blocked loops for ≤64-unit or dueling nets; tfjs-ops on wasm for MLPs with ≥128-unit layers; acting always plain JS",
+    loadavg: { before: loadBefore, after: loadavg(), note: "shared 2-core machine; other work was running during some measurements" },
     js,
     tfjs: tfRows,
   });

@@ -19,7 +19,12 @@ import * as tf from "@tensorflow/tfjs";
 /** Which learning engine a config resolves to under the current tfjs backend. */
 export function resolveEngine(c: DqnConfig): "js" | "tf" {
   if (c.engine !== "auto") return c.engine;
-  const backend = tf.getBackend();
+  let backend = "";
+  try {
+    backend = tf.engine().backendName ?? "";
+  } catch {
+    backend = ""; // no backend initialised yet → js
+  }
   return !c.dueling && (backend === "wasm" || backend === "tensorflow") && Math.max(...c.hidden) >= 128 ? "tf" : "js";
 }
 

@@ -81,6 +81,7 @@ function joinWeightData(d: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 
 /** Write `<dir>/model.json` + `<dir>/weights.bin` for the online network. */
 export async function saveLayersModel(net: QNetwork, params: Float32Array, dir: string): Promise<void> {
+  await tf.ready(); // a registered-but-uninitialised backend (e.g. wasm just imported) would throw
   const model = toLayersModel(net, params);
   try {
     await model.save(

@@ -107,10 +107,18 @@ function denseForward(p: Float32Array, d: DenseRef, x: Float32Array, B: number, 
       }
     }
   }
+  // leftover rows (and single-observation acting): 4 inputs per pass over the output row
+  const I4 = I & ~3;
   for (; r < B; r++) {
     const o0 = r * O, x0 = r * I;
     for (let j = 0; j < O; j++) out[o0 + j] = p[bo + j]!;
-    for (let i = 0; i < I; i++) {
+    let i = 0;
+    for (; i < I4; i += 4) {
+      const a = x[x0 + i]!, b = x[x0 + i + 1]!, c = x[x0 + i + 2]!, e = x[x0 + i + 3]!;
+      const w0 = k + i * O, w1 = w0 + O, w2 = w1 + O, w3 = w2 + O;
+      for (let j = 0; j < O; j++) out[o0 + j] += a * p[w0 + j]! + b * p[w1 + j]! + c * p[w2 + j]! + e * p[w3 + j]!;
+    }
+    for (; i < I; i++) {
       const xi = x[x0 + i]!;
       const w0 = k + i * O;
       for (let j = 0; j < O; j++) out[o0 + j] += xi * p[w0 + j]!;

@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +29,7 @@ describe("tfjs learning engine (wasm backend)", () => {
   let prev = "";
   before(async () => {
     prev = tf.getBackend();
+    await import("@tensorflow/tfjs-backend-wasm"); // registers wasm only from here on
     await tf.setBackend("wasm");
     await tf.ready();
   });
