@@ -29,6 +29,7 @@ export class DiversityFilter {
   private count = 0; // filled slots
   private inserted = 0; // states offered to the reservoir
   private head = 0; // oldest slot once full
+  private xs: number;
   private readonly stride: number;
   private readonly rand: () => number;
 
@@ -37,6 +38,7 @@ export class DiversityFilter {
     this.states = new Float32Array(config.reservoir * obsDim);
     this.rand = mulberry32(seed);
     this.stride = Math.max(1, Math.ceil(config.replayCapacity / config.reservoir));
+    this.xs = (Math.floor(this.rand() * 0xffffffff) | 1) >>> 0;
   }
 
   get referenceCount(): number {
@@ -51,19 +53,25 @@ export class DiversityFilter {
   /** Mean distance from row `i` of `obs` to k reference states (Infinity when too few exist). */
   meanDistance(obs: Float32Array, i: number): number {
     const { k } = this.config;
-    if (this.count < k) return Infinity;
+    const count = this.count;
+    if (count < k) return Infinity;
     const d = this.obsDim;
     const o = i * d;
+    const S = this.states;
+    let x = this.xs; // xorshift32: the reference draws need speed, not statistical finesse
+    const inv = 1 / 4294967296;
     let sum = 0;
     for (let j = 0; j < k; j++) {
-      const r = Math.floor(this.rand() * this.count) * d;
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      const r = Math.floor((x >>> 0) * inv * count) * d;
       let sq = 0;
       for (let c = 0; c < d; c++) {
-        const diff = obs[o + c]! - this.states[r + c]!;
+        const diff = obs[o + c]! - S[r + c]!;
         sq += diff * diff;
       }
       sum += Math.sqrt(sq);
     }
+    this.xs = x;
     return sum / k;
   }
 
@@ -79,7 +87,8 @@ export class DiversityFilter {
       slot = this.head;
       this.head = (this.head + 1) % R;
     }
-    this.states.set(obs.subarray(i * d, i * d + d), slot * d);
+    const src = i * d, dst = slot * d;
+    for (let c = 0; c < d; c++) this.states[dst + c] = obs[src + c]!;
   }
 
   /**

@@ -51,6 +51,9 @@ interface Counters {
   filtered: number;
 }
 
+const MAX_INFLIGHT = 8;
+const ACK = new Uint8Array([1]);
+const NACK = new Uint8Array([0]);
 const lastTail = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
 
 export class GlobalLearner {
@@ -68,6 +71,7 @@ export class GlobalLearner {
   lastAggregation: AggregationResult | null = null;
   private subs: Subscription[] = [];
   private timers: Timer[] = [];
+  private readonly inflight = new Set<Promise<void>>();
   private readonly log: (line: string) => void;
   private readonly limits: CodecLimits;
 
@@ -87,7 +91,21 @@ export class GlobalLearner {
     const { bus, subjects, clock, exp, replay } = this.d;
     await this.resume();
     if ((await replay.size()) > 0) this.filter.seed(await replay.sample(Math.min(exp.learner.filter.reservoir, 4096)));
-    this.subs.push(bus.subscribe(subjects.allTransitions, (m) => this.onTransitions(lastTail(m.subject), m.data), { maxPending: 1000 }));
+    // A batch sent as a request is acknowledged once it is in the replay (or rejected), so a
+    // producer can keep a bounded window in flight: backpressure instead of drops.
+    // Decode and filter run in arrival order; up to MAX_INFLIGHT replay inserts overlap.
+    this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
+      while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
+      const p: Promise<void> = this.onTransitions(lastTail(m.subject), m.data).then(
+        (ok) => m.respond?.(ok ? ACK : NACK),
+        (e) => {
+          this.log(`replay insert failed: ${(e as Error)?.message ?? e}`);
+          this.rejected.count("replay_error", lastTail(m.subject));
+          m.respond?.(NACK);
+        },
+      ).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }, { maxPending: 1000 }));
     this.subs.push(bus.subscribe(subjects.allWeights, (m) => this.onWeights(lastTail(m.subject), m.data), { maxPending: 1000 }));
     this.timers.push(clock.every(exp.learner.tick, () => this.tick(), "learner.tick"));
     this.timers.push(clock.every(exp.aggregator.interval, async () => {
@@ -100,8 +118,8 @@ export class GlobalLearner {
     await this.publish();
   }
 
-  /** Decode, validate, filter, insert. Rejections are counted by reason and by actor. */
-  async onTransitions(actor: string, data: Uint8Array): Promise<void> {
+  /** Decode, validate, filter, insert. Rejections are counted by reason and by actor. False when rejected. */
+  async onTransitions(actor: string, data: Uint8Array): Promise<boolean> {
     const t0 = performance.now();
     this.receivedBytes += data.length;
     let msg;
@@ -110,11 +128,11 @@ export class GlobalLearner {
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       this.rejected.count(e.reason, actor);
-      return;
+      return false;
     }
     if (msg.actor !== actor) {
       this.rejected.count("bad_id", actor);
-      return;
+      return false;
     }
     const c = this.counters;
     c.received += msg.batch.n;
@@ -126,6 +144,12 @@ export class GlobalLearner {
       await this.d.replay.insert(kept);
       c.accepted += kept.n;
     }
+    return true;
+  }
+
+  /** Resolves when every replay insert under way has finished. */
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all(this.inflight);
   }
 
   onWeights(actor: string, data: Uint8Array): void {
@@ -148,6 +172,7 @@ export class GlobalLearner {
   /** `updatesPerTick` gradient steps on batches sampled from the replay (after warm-up). */
   async tick(): Promise<void> {
     const { exp, replay, agent } = this.d;
+    await this.drain();
     if ((await replay.size()) < Math.max(exp.learner.warmup, this.d.batchSize)) return;
     for (let i = 0; i < exp.learner.updatesPerTick; i++) {
       const batch = await replay.sample(this.d.batchSize);
@@ -219,6 +244,7 @@ export class GlobalLearner {
   async stop(): Promise<void> {
     for (const t of this.timers) t.cancel();
     for (const s of this.subs) await s.unsubscribe();
+    await this.drain();
     await this.checkpoint();
     await this.publish().catch(() => {});
   }

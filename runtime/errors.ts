@@ -10,7 +10,8 @@ export type RejectReason =
   | "size_mismatch"
   | "non_finite"
   | "bad_id"
-  | "layout_mismatch";
+  | "layout_mismatch"
+  | "replay_error";
 
 export class CodecError extends Error {
   constructor(readonly reason: RejectReason, message: string) {
