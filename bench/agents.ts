@@ -2,8 +2,9 @@
  * Agent benchmarks → bench/results/agents.json (and agents-learning.json with --learning).
  *
  *   npx tsx bench/agents.ts                 # update + action latency, JS engine and tfjs per backend
- *   npx tsx bench/agents.ts --learning      # + CartPole-v1 to mean-100 ≥ 475 (3 seeds)
- *   npx tsx bench/agents.ts --learning --lunar   # + LunarLander-v3 to mean-100 ≥ 200
+ *   npx tsx bench/agents.ts --learning [--seeds 0,1,2] [--max-steps N]   # + CartPole-v1 to mean-100 ≥ 475
+ *   npx tsx bench/agents.ts --no-micro --lunar [--seeds 0]                # LunarLander-v3 to mean-100 ≥ 200
+ * Learning results go to agents-learning-cartpole.json / agents-learning-lunarlander.json.
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadavg } from "node:os";
@@ -134,38 +135,54 @@ async function learning(env: string, config: DqnConfigInput, target: number, see
   const runs: Record<string, unknown>[] = [];
   for (const seed of seeds) {
     const s: TrainSummary = await trainLocal({ env, config, seed, maxEpisodes, maxSteps, targetReturn: target, window: 100, log: true });
-    const row = { env, seed, solved: s.reachedAt !== null, episodes: s.reachedAt?.episode ?? null, envSteps: s.reachedAt?.step ?? null, ranEpisodes: s.episodes, ranSteps: s.steps, finalMean100: round(s.finalMean, 2), wallSeconds: round(s.wallSeconds, 1) };
+    const row = { env, seed, solved: s.reachedAt !== null, episodes: s.reachedAt?.episode ?? null, envSteps: s.reachedAt?.step ?? null, ranEpisodes: s.episodes, ranSteps: s.steps, finalMean100: round(s.finalMean, 2), bestMean100: s.bestMean === null ? null : round(s.bestMean, 2), bestMean100At: s.bestMeanAt, wallSeconds: round(s.wallSeconds, 1) };
     console.error(JSON.stringify(row));
     runs.push(row);
   }
   return runs;
 }
 
+function flag(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** CartPole hyperparameters for the mean-100 ≥ 475 runs (Double DQN, slower lr than the CI test's). */
+export const CARTPOLE_SOLVE: DqnConfigInput = {
+  ...CARTPOLE_DQN, algorithm: "double", lr: 5e-4, batchSize: 128, learnEvery: 2, targetUpdate: "hard", targetUpdateEvery: 250,
+  epsilonEnd: 0.01,
+};
+
 async function main() {
-  const loadBefore = loadavg();
-  const js = microJs();
-  const tfRows = [...(await microTf("wasm")), ...(await microTf("cpu"))];
-  writeResult("agents", {
-    what: "DQN update latency (batch 64, one gradient step incl. target computation, Huber, clip, Adam, target update) and single-observation greedy action latency; median of 9 repetitions",
-    goals: GOALS,
-    anchors: ANCHORS,
-    chosen: "DqnAgent engine 'auto': plain-JS register-blocked loops for ≤64-unit or dueling nets; tfjs-ops on wasm for MLPs with ≥128-unit layers; acting always plain JS",
-    loadavg: { before: loadBefore, after: loadavg(), note: "shared 2-core machine; other work was running during some measurements" },
-    js,
-    tfjs: tfRows,
-  });
+  if (!args.has("--no-micro")) {
+    const loadBefore = loadavg();
+    const js = microJs();
+    const tfRows = [...(await microTf("wasm")), ...(await microTf("cpu"))];
+    writeResult("agents", {
+      what: "DQN update latency (batch 64, one gradient step incl. target computation, Huber, clip, Adam, target update) and single-observation greedy action latency; median of 9 repetitions",
+      goals: GOALS,
+      anchors: ANCHORS,
+      chosen: "DqnAgent engine 'auto': plain-JS register-blocked loops for ≤64-unit or dueling nets; tfjs-ops on wasm for MLPs with ≥128-unit layers; acting always plain JS",
+      loadavg: { before: loadBefore, after: loadavg(), note: "shared 2-core machine; other work was running during some measurements" },
+      js,
+      tfjs: tfRows,
+    });
+  }
+  const seeds = (flag("--seeds") ?? "0,1,2").split(",").map(Number);
   if (args.has("--learning")) {
-    const seeds = [0, 1, 2];
-    const cartpole = await learning("CartPole-v1", CARTPOLE_DQN, 475, seeds, 300_000, 5000);
-    const result: Record<string, unknown> = { cartpole: { config: CARTPOLE_DQN, target: "mean-100 ≥ 475", runs: cartpole } };
-    if (args.has("--lunar")) {
-      const lunarConfig: DqnConfigInput = {}; // the seed client's defaults
-      result.lunarlander = {
-        config: lunarConfig, target: "mean-100 ≥ 200", reference: "seed paper local DQN: ~528 episodes, 1.98e5 steps",
-        runs: await learning("LunarLander-v3", lunarConfig, 200, [0], 1_000_000, 2000),
-      };
-    }
-    writeResult("agents-learning", result);
+    const maxSteps = Number(flag("--max-steps") ?? 150_000);
+    const runs = await learning("CartPole-v1", CARTPOLE_SOLVE, 475, seeds, maxSteps, 5000);
+    writeResult("agents-learning-cartpole", { env: "CartPole-v1", config: CARTPOLE_SOLVE, target: "mean-100 ≥ 475 (training episodes, ε-greedy)", maxSteps, runs, loadavg: loadavg() });
+  }
+  if (args.has("--lunar")) {
+    const maxSteps = Number(flag("--max-steps") ?? 600_000);
+    const config: DqnConfigInput = {}; // the seed client's defaults
+    const runs = await learning("LunarLander-v3", config, 200, seeds, maxSteps, 3000);
+    writeResult("agents-learning-lunarlander", {
+      env: "LunarLander-v3", config: "seed client defaults (lr 5e-4, batch 64, γ 0.99, τ 1e-3, learn every 4, ε 1→0.01 ×0.995/episode, replay 100k)",
+      target: "mean-100 ≥ 200", reference: "seed paper local DQN: ~528 episodes, 1.98e5 steps", maxSteps, runs, loadavg: loadavg(),
+    });
   }
 }
 

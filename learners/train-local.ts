@@ -57,6 +57,9 @@ export interface TrainSummary {
   updates: number;
   reachedAt: { episode: number; step: number } | null;
   finalMean: number;
+  /** best mean over `window` consecutive episodes (null before `window` episodes) and where it ended */
+  bestMean: number | null;
+  bestMeanAt: { episode: number; step: number } | null;
   wallSeconds: number;
   returns: number[];
 }
@@ -82,6 +85,8 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainSummary>
   let loss: number | null = null;
   let steps = 0;
   let sum = 0; // running sum of the last `window` returns
+  let bestMean: number | null = null;
+  let bestMeanAt: TrainSummary["bestMeanAt"] = null;
 
   for (let ep = 0; ep < maxEpisodes && steps < maxSteps; ep++) {
     let { obs } = env.reset(ep === 0 ? { seed } : undefined);
@@ -102,6 +107,10 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainSummary>
     sum += ret;
     if (returns.length > window) sum -= returns[returns.length - 1 - window]!;
     const mean = sum / Math.min(returns.length, window);
+    if (returns.length >= window && (bestMean === null || mean > bestMean)) {
+      bestMean = mean;
+      bestMeanAt = { episode: ep + 1, step: steps };
+    }
     const now = performance.now();
     const p: TrainProgress = {
       episode: ep + 1, steps, episodeReturn: ret, episodeLength: len, mean, epsilon: agent.epsilon, loss,
@@ -129,6 +138,7 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainSummary>
   const summary: TrainSummary = {
     episodes: returns.length, steps, updates: agent.updates, reachedAt,
     finalMean: n ? returns.slice(-n).reduce((a, b) => a + b, 0) / n : 0,
+    bestMean, bestMeanAt,
     wallSeconds: (performance.now() - t0) / 1000, returns,
   };
   agent.dispose();
