@@ -306,7 +306,8 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   await new Promise<void>((resolve) => {
     if (o.signal.aborted) resolve();
     o.signal.addEventListener("abort", () => resolve(), { once: true });
-    if (exp.budget.seconds > 0) setTimeout(resolve, exp.budget.seconds * 1000);
+    // Alone, the learner honours budget.seconds; under `fedrl run` the launcher stops it after the actors.
+    if (exp.budget.seconds > 0 && !process.env.FEDRL_CHILD) setTimeout(resolve, exp.budget.seconds * 1000);
   });
   clearInterval(heartbeat);
   await stop();
