@@ -49,7 +49,8 @@ aggregator: { interval: { ms: 3000 }, staleAfter: { ms: 30000 } }
 budget: { seconds: 30 }
 eval: { episodes: 10, seed: 5000 }
 `);
-  const env = { ...process.env, NATS_URL, REDIS_URL };
+  // FEDRL_CHILD: the test, like `fedrl run`, decides when the learner stops (actors obey budget.seconds).
+  const env = { ...process.env, NATS_URL, REDIS_URL, FEDRL_CHILD: "1" };
   const exp = loadExperiment(cfg, [], env);
   const subjects = subjectsFor(run);
   const logs: string[] = [];
