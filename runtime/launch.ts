@@ -3,6 +3,7 @@
  * replay chosen by config, and runs them — all in one process (embedded default, benchmarks) or
  * as separate processes over NATS + Redis (`fedrl learner`, `fedrl actor`, `fedrl run`).
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { make } from "../envs/index";
@@ -329,8 +330,23 @@ export async function runActorProcess(exp: Experiment, id: string, o: ProcessOpt
   const bus = exp.mode === "local" ? null : await NatsBus.connect({ url: exp.transport.nats!, name: `fedrl-${exp.run}-${id}`, log: o.log });
   const s = seedOf(exp, index);
   const agent = createAgent(exp, obsDim, actionCount, "actor", s.agent, init);
-  const actor = new Actor({ id, exp, bus, subjects, clock, agent, envs: makeActorEnvs(exp, index), metrics: new JsonlMetrics(join(runDirOf(exp), `${id}.jsonl`), id), log: o.log, seed: s.env });
+  // The actor's only state is its checkpoint: model, optimiser, counters, ε. A restarted actor
+  // resumes it; the global model it then receives (if newer) is merged on top as usual.
+  const checkpointDir = join(runDirOf(exp), `${id}-checkpoint`);
+  if (existsSync(join(checkpointDir, "state.json"))) {
+    await agent.restore(checkpointDir);
+    o.log(`${id}: resumed from ${checkpointDir} (${agent.steps} steps, ε ${agent.epsilon.toFixed(3)})`);
+  }
+  const actor = new Actor({ id, exp, bus, subjects, clock, agent, envs: makeActorEnvs(exp, index), metrics: new JsonlMetrics(join(runDirOf(exp), `${id}.jsonl`), id), log: o.log, seed: s.env + agent.episodes });
+  actor.steps = agent.steps; // budgets count from the checkpoint, not from this process's start
+  actor.episodes = agent.episodes;
   await actor.start();
+  let saving = false;
+  const checkpointTimer = clock.every(exp.learner.checkpoint, async () => {
+    if (saving) return;
+    saving = true;
+    try { await agent.save(checkpointDir); } finally { saving = false; }
+  }, `${id}.checkpoint`);
   const t0 = Date.now();
   let last = 0;
   const { budget } = exp;
@@ -348,6 +364,8 @@ export async function runActorProcess(exp: Experiment, id: string, o: ProcessOpt
       (budget.seconds > 0 && Date.now() - t0 >= budget.seconds * 1000) || (budget.targetReturn !== undefined && actor.returns.length >= budget.window && m >= budget.targetReturn)) break;
   }
   await actor.stop();
+  checkpointTimer.cancel();
+  await agent.save(checkpointDir);
   const stats = actor.stats();
   if (bus) {
     bus.publish(subjects.metrics(id), new TextEncoder().encode(JSON.stringify({ ...stats, done: true })));
