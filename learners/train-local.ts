@@ -3,6 +3,7 @@
  *
  *   npx tsx learners/train-local.ts --env CartPole-v1 --episodes 500 [--config agent.yaml]
  *       [--seed 0] [--steps N] [--target 475] [--run-dir runs/x] [--set lr=1e-3 --set hidden=[128,128]]
+ *       [--backend auto|tensorflow|wasm|cpu]   (tfjs backend; learning engine per config.engine)
  *
  * Progress on stderr (one rewritten line on a TTY, else a line every few seconds), one JSON line
  * per episode in <runDir>/metrics.jsonl, a checkpoint in <runDir>/checkpoint every N episodes and
@@ -15,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { make } from "../envs/index";
 import type { EnvOptions } from "../envs/registry";
+import { initBackend, type BackendPreference } from "./backend";
 import { DqnAgent } from "./dqn/agent";
 import type { DqnConfigInput } from "./dqn/config";
 
@@ -170,6 +172,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Trai
       "run-dir": { type: "string" },
       "checkpoint-every": { type: "string", default: "50" },
       set: { type: "string", multiple: true, default: [] },
+      backend: { type: "string", default: "auto" },
     },
     strict: true,
   });
@@ -185,6 +188,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Trai
     if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${s}`);
     return n;
   };
+  const pref = values.backend as BackendPreference;
+  if (!["auto", "tensorflow", "wasm", "cpu"].includes(pref)) throw new Error(`--backend: expected auto|tensorflow|wasm|cpu, got ${pref}`);
+  await initBackend(pref);
   const runDir = values["run-dir"] ?? join("runs", `local-${values.env}-${Date.now()}`);
   const summary = await trainLocal({
     env: values.env!, config: config as Partial<DqnConfigInput>, seed: num(values.seed, "seed"),
