@@ -150,7 +150,7 @@ function flag(name: string): string | undefined {
 
 /**
  * CartPole hyperparameters for the mean-100 ≥ 475 runs: Double DQN with 3-step returns (the same
- * config with 1-step returns peaked at mean-100 273-364 within 100k steps, see
+ * config with 1-step returns peaked at mean-100 273-449 within 100k steps, see
  * agents-learning-cartpole-1step.json).
  */
 export const CARTPOLE_SOLVE: DqnConfigInput = {
