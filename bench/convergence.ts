@@ -6,7 +6,7 @@
  *
  * Timers in env steps per actor (the seed's 0.5 s / 15 s / 30 s at an assumed 200 env steps/s per
  * actor): learner tick 100 steps, weights upload 3000, aggregation 6000, FedAvg round 3000.
- * Writes bench/results/convergence-<env>-<K>a.{json,md,svg}.
+ * `--wall no` skips the extra wall-clock hybrid run. Writes bench/results/convergence-<env>-<K>a.{json,md,svg}.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -159,7 +159,7 @@ async function main() {
     options: {
       env: { type: "string", default: "LunarLander-v3" }, actors: { type: "string", default: "3" }, seeds: { type: "string", default: "3" },
       steps: { type: "string" }, jobs: { type: "string", default: "2" }, methods: { type: "string" }, eval: { type: "string", default: "100" },
-      wall: { type: "boolean", default: true }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
+      wall: { type: "string", default: "yes" }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
     },
   });
   if (values.job) {
@@ -174,7 +174,8 @@ async function main() {
   const methods = (values.methods?.split(",") ?? Object.keys(METHODS)) as Method[];
   const jobs: Job[] = [];
   for (const method of methods) for (let seed = 0; seed < seeds; seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
-  if (values.wall) jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  const wall = values.wall !== "no";
+  if (wall) jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const results: JobResult[] = [];
   let next = 0, done = 0;
   const t0 = Date.now();
@@ -187,7 +188,7 @@ async function main() {
       process.stderr.write(`[${done}/${jobs.length} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${job.method} seed ${job.seed}: ${r.reached ? `reached ${r.threshold} at ${r.reached.episodesPerActor} episodes/actor` : "not reached"}, final mean-100 ${r.finalMean100.toFixed(1)}, eval ${r.eval.mean.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)\n`);
     }
   }));
-  const allMethods = [...methods, ...(values.wall ? ["hybrid-wall"] : [])];
+  const allMethods = [...methods, ...(wall ? ["hybrid-wall"] : [])];
   const name = `convergence-${env}-${actors}a${values.tag ? `-${values.tag}` : ""}`;
   const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds\n\nBudget ${steps} env steps per actor; threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}\`.\n`;
   writeText(`${name}.md`, md);
