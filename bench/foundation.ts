@@ -4,46 +4,18 @@
  * Writes bench/results/foundation.json. Needs NATS (4222) and Redis (6379) for the last two parts.
  */
 import { Redis } from "ioredis";
-import { make } from "../envs/index";
-import { allocBatch, type TransitionBatch } from "../learners/transitions";
-import { mulberry32 } from "../learners/ring";
+import { sliceBatch, type TransitionBatch } from "../learners/transitions";
 import { decodeTransitions, decodeWeights, encodeTransitions, encodeWeights } from "../runtime/codec";
 import { makeLayout } from "../learners/params";
 import { NatsBus } from "../runtime/bus-nats";
 import { RedisReplay, replayKeys } from "../runtime/replay/redis";
-import { median, percentile, writeResult } from "./util";
+import { median, percentile, recordTransitions, writeResult } from "./util";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-/** n transitions of LunarLander-v3 under a random policy, in episode order (as an actor ships them). */
-function lunarTransitions(n: number, seed = 0): TransitionBatch {
-  const env = make("LunarLander-v3");
-  const rnd = mulberry32(seed);
-  const b = allocBatch(n, 8);
-  let { obs } = env.reset({ seed });
-  for (let i = 0; i < n; i++) {
-    const a = Math.floor(rnd() * 4);
-    const r = env.step(a);
-    b.obs.set(obs, i * 8);
-    b.nextObs.set(r.obs, i * 8);
-    b.actions[i] = a;
-    b.rewards[i] = r.reward;
-    b.terminated[i] = r.terminated ? 1 : 0;
-    b.truncated[i] = r.truncated ? 1 : 0;
-    obs = r.terminated || r.truncated ? env.reset({ seed: seed + i + 1 }).obs : r.obs;
-  }
-  return b;
-}
-
-function slice(b: TransitionBatch, start: number, n: number): TransitionBatch {
-  const d = b.obsDim;
-  return {
-    n, obsDim: d, obs: b.obs.subarray(start * d, (start + n) * d), nextObs: b.nextObs.subarray(start * d, (start + n) * d),
-    actions: b.actions.subarray(start, start + n), rewards: b.rewards.subarray(start, start + n),
-    terminated: b.terminated.subarray(start, start + n), truncated: b.truncated.subarray(start, start + n),
-  };
-}
+const lunarTransitions = (n: number, seed = 0) => recordTransitions("LunarLander-v3", n, seed);
+const slice = (b: TransitionBatch, start: number, n: number) => sliceBatch(b, start, start + n);
 
 function timeIt(fn: () => void, minMs = 400): number {
   let reps = 0;

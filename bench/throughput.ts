@@ -12,9 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { make } from "../envs/index";
-import { mulberry32 } from "../learners/ring";
-import { allocBatch } from "../learners/transitions";
+import { sliceBatch } from "../learners/transitions";
 import { NatsBus } from "../runtime/bus-nats";
 import { encodeTransitions } from "../runtime/codec";
 import { parseExperiment } from "../runtime/config";
@@ -22,35 +20,18 @@ import { runEmbedded } from "../runtime/launch";
 import { spawnComponent } from "../runtime/multiprocess";
 import { RedisReplay, replayKeys } from "../runtime/replay/redis";
 import { subjectsFor } from "../runtime/subjects";
-import { median, percentile, writeResult, writeText, machineInfo } from "./util";
+import { percentile, recordTransitions, writeResult, writeText, machineInfo } from "./util";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const BATCH = 256;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Recorded LunarLander random-policy batches for one simulated actor. */
+/** Recorded LunarLander random-policy batches for one simulated actor, encoded for the wire. */
 function recordedBatches(actor: string, seed: number, count: number): Uint8Array[] {
-  const env = make("LunarLander-v3");
-  const rnd = mulberry32(seed);
-  let { obs } = env.reset({ seed });
-  const out: Uint8Array[] = [];
-  for (let k = 0; k < count; k++) {
-    const b = allocBatch(BATCH, 8);
-    for (let i = 0; i < BATCH; i++) {
-      const a = Math.floor(rnd() * 4);
-      const r = env.step(a);
-      b.obs.set(obs, i * 8);
-      b.nextObs.set(r.obs, i * 8);
-      b.actions[i] = a;
-      b.rewards[i] = r.reward;
-      b.terminated[i] = r.terminated ? 1 : 0;
-      b.truncated[i] = r.truncated ? 1 : 0;
-      obs = r.terminated || r.truncated ? env.reset({ seed: seed * 7919 + k * BATCH + i }).obs : r.obs;
-    }
-    out.push(encodeTransitions({ actor, env: "LunarLander-v3", seq: k, ts: Date.now(), batch: b }));
-  }
-  return out;
+  const all = recordTransitions("LunarLander-v3", count * BATCH, seed);
+  return Array.from({ length: count }, (_, k) =>
+    encodeTransitions({ actor, env: "LunarLander-v3", seq: k, ts: Date.now(), batch: sliceBatch(all, k * BATCH, (k + 1) * BATCH) }));
 }
 
 /**

@@ -2,6 +2,9 @@ import { cpus, totalmem, platform, release, arch } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { make } from "../envs/index";
+import { mulberry32 } from "../learners/ring";
+import { allocBatch, type TransitionBatch } from "../learners/transitions";
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "results");
 
@@ -42,4 +45,26 @@ export function writeText(name: string, text: string): string {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
   return path;
+}
+
+/** n transitions of `envId` under a seeded uniform-random policy, in episode order (as an actor ships them). */
+export function recordTransitions(envId: string, n: number, seed = 0): TransitionBatch {
+  const env = make(envId);
+  const d = env.observationSize;
+  const rnd = mulberry32(seed);
+  const b = allocBatch(n, d);
+  let { obs } = env.reset({ seed });
+  let episode = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.floor(rnd() * env.actionCount);
+    const r = env.step(a);
+    b.obs.set(obs, i * d);
+    b.nextObs.set(r.obs, i * d);
+    b.actions[i] = a;
+    b.rewards[i] = r.reward;
+    b.terminated[i] = r.terminated ? 1 : 0;
+    b.truncated[i] = r.truncated ? 1 : 0;
+    obs = r.terminated || r.truncated ? env.reset({ seed: seed * 100_003 + ++episode }).obs : r.obs;
+  }
+  return b;
 }

@@ -4,6 +4,7 @@
  * Checks: observation size and type, finite observations/rewards, determinism under a seed,
  * TimeLimit truncation via `make`, valid/invalid actions.
  */
+import { mulberry32 } from "../../learners/ring";
 import { expect } from "chai";
 import { make, type EnvOptions } from "../../envs/index";
 
@@ -15,20 +16,10 @@ export interface ConformanceOptions {
   seed?: number;
 }
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rollout(id: string, options: EnvOptions, seed: number, steps: number) {
   const env = make(id, options);
-  const rand = mulberry(seed + 17);
+  const rand = mulberry32(seed + 17);
   const trace: { obs: number[]; reward: number; done: boolean }[] = [];
   let { obs } = env.reset({ seed });
   trace.push({ obs: [...obs], reward: 0, done: false });
@@ -60,7 +51,7 @@ export function describeEnvConformance(id: string, options: EnvOptions = {}, c: 
 
     it("every step: Float32Array obs of the right size, finite values, finite reward, boolean flags", () => {
       const env = make(id, options);
-      const rand = mulberry(seed);
+      const rand = mulberry32(seed);
       env.reset({ seed });
       for (let i = 0; i < steps; i++) {
         const r = env.step(Math.floor(rand() * env.actionCount));
