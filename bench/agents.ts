@@ -27,6 +27,15 @@ const ANCHORS = {
 };
 const GOALS = { update_ms: { h64: 0.6, h128: 1.5 }, action_us: 30 };
 
+/** Ratios of a measurement to the goals and to the PyTorch anchor. */
+function vsGoals(updateMs: number, actionUs: number, key: "h64" | "h128") {
+  return {
+    updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
+    updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
+    actionVsGoal: round(actionUs / GOALS.action_us, 2),
+  };
+}
+
 function batch(n: number, obsDim: number, A: number, seed: number): TransitionBatch {
   const rng = new Rng(seed);
   const b = allocBatch(n, obsDim);
@@ -71,9 +80,7 @@ function microJs() {
         const row = {
           engine: "js", backend: "js", net: `8→${h}→${h}→4`, algorithm, dueling,
           updateMs: round(updateMs), actionUs: round(actionUs, 2),
-          updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
-          updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
-          actionVsGoal: round(actionUs / GOALS.action_us, 2),
+          ...vsGoals(updateMs, actionUs, key),
         };
         console.error(JSON.stringify(row));
         out.push(row);
@@ -120,9 +127,7 @@ async function microTf(backend: "wasm" | "cpu" | "tensorflow") {
       const row = {
         engine: "tfjs-ops", backend, agentUpdateMs: round(agentUpdateMs), net: `8→${h}→${h}→4`, algorithm, dueling: false,
         updateMs: round(updateMs), actionUs: round(actionUs, 2), tensorsLeakedPerRun: leaked,
-        updateVsGoal: round(updateMs / GOALS.update_ms[key], 2),
-        updateVsPytorch: round(updateMs / ANCHORS.pytorch113_cpu_1thread_update_ms[key], 2),
-        actionVsGoal: round(actionUs / GOALS.action_us, 2),
+        ...vsGoals(updateMs, actionUs, key),
       };
       console.error(JSON.stringify(row));
       out.push(row);

@@ -20,7 +20,7 @@ import { JsonlMetrics, TeeMetrics, type MetricsSink } from "./metrics";
 import { MemoryReplay } from "./replay/memory";
 import { RedisReplay } from "./replay/redis";
 import type { ReplayStore } from "./replay/types";
-import { subjectsFor, type Subjects } from "./subjects";
+import { subjectsFor } from "./subjects";
 import { createAgent, initialParameters } from "./agents";
 import type { RuntimeAgent } from "./agent-port";
 
