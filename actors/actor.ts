@@ -12,7 +12,16 @@ import type { MetricsSink } from "../runtime/metrics";
 import type { Subjects } from "../runtime/subjects";
 import type { RuntimeAgent } from "../runtime/agent-port";
 import { VectorEnv } from "../envs/vector";
+import { Outbox } from "./outbox";
 import { allocBatch, concatBatches, sliceBatch, type TransitionBatch } from "../learners/transitions";
+
+/** β·a + (1−β)·b */
+function blend(a: Float32Array, b: Float32Array, beta: number): Float32Array {
+  if (beta === 1) return a.slice();
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = beta * a[i]! + (1 - beta) * b[i]!;
+  return out;
+}
 
 export interface ActorDeps {
   id: string;
@@ -55,11 +64,17 @@ export class Actor {
   private subs: Subscription[] = [];
   private watch: { stop(): void } | null = null;
   private obs: Float32Array;
+  /** Acknowledged delivery of transition batches (actors.delivery = ack). */
+  readonly outbox: Outbox | null;
   private readonly actions: Int32Array;
   private readonly log: (line: string) => void;
 
   constructor(private readonly d: ActorDeps) {
     this.log = d.log ?? (() => {});
+    const a = d.exp.actors;
+    this.outbox = d.bus && d.exp.mode === "hybrid" && a.delivery === "ack"
+      ? new Outbox(d.bus, { window: a.window, maxQueued: a.maxQueuedBatches, timeoutMs: a.ackTimeoutMs, log: (l) => this.log(`${d.id}: ${l}`) })
+      : null;
     const cap = d.exp.actors.batchSteps;
     this.obs = d.envs.reset({ seed: d.seed }).obs;
     this.actions = new Int32Array(d.envs.numEnvs);
@@ -138,7 +153,8 @@ export class Actor {
     if (parts.length === 0 || !this.d.bus) return;
     const batch = parts.length === 1 ? parts[0]! : concatBatches(parts, parts[0]!.obsDim);
     const bytes = encodeTransitions({ actor: this.id, env: this.d.exp.env.id, seq: this.seq++, ts: Date.now(), batch });
-    this.d.bus.publish(this.d.subjects.transitions(this.id), bytes);
+    if (this.outbox) this.outbox.send(this.d.subjects.transitions(this.id), bytes, batch.n);
+    else this.d.bus.publish(this.d.subjects.transitions(this.id), bytes);
     this.batchesSent++;
     this.bytesSent += bytes.length;
   }
@@ -167,17 +183,15 @@ export class Actor {
       throw e;
     }
     if (g.version <= this.globalVersion) return;
-    if (exp.actors.merge === "replace") agent.setParameters(g.params);
-    else {
-      const b = exp.actors.blendBeta;
-      const local = agent.getParameters();
-      const out = new Float32Array(local.length);
-      for (let i = 0; i < out.length; i++) out[i] = b * g.params[i]! + (1 - b) * local[i]!;
-      agent.setParameters(out);
-    }
+    // FedAvg is defined by clients adopting the average; blending is a hybrid-mode option.
+    const b = this.mode === "fedavg" || exp.actors.merge === "replace" ? 1 : exp.actors.blendBeta;
+    agent.setParameters(blend(g.params, agent.getParameters(), b));
+    // The same merge for the target network: otherwise the TD targets come from a network the
+    // online one no longer resembles (measured on LunarLander: see bench/results/convergence-*).
+    if (exp.actors.mergeTarget) agent.setTargetParameters(blend(g.params, agent.getTargetParameters(), b));
     this.globalVersion = g.version;
     this.globalsApplied++;
-    metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: exp.actors.merge, steps: this.steps });
+    metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: b === 1 ? "replace" : "blend", steps: this.steps });
   }
 
   meanReturn(window = 100): number {
@@ -190,15 +204,21 @@ export class Actor {
       actor: this.id, steps: this.steps, episodes: this.episodes, mean100: this.meanReturn(100), epsilon: this.d.agent.epsilon,
       globalVersion: this.globalVersion, globalsApplied: this.globalsApplied, batchesSent: this.batchesSent,
       weightsSent: this.weightsSent, bytesSent: this.bytesSent, rejected: this.rejected.snapshot(),
+      delivery: this.outbox ? { acked: this.outbox.acked, rejected: this.outbox.rejected, lost: this.outbox.lost, retries: this.outbox.retries, pending: this.outbox.pending } : null,
     };
   }
 
   /** Ships what is pending, stops timers and subscriptions. */
-  async stop(): Promise<void> {
+  async stop(drainMs = 10_000): Promise<void> {
     if (this.mode === "hybrid") this.flushTransitions();
     for (const t of this.timers) t.cancel();
     this.watch?.stop();
     for (const s of this.subs) await s.unsubscribe();
     await this.d.bus?.flush();
+    if (this.outbox) {
+      const left = await this.outbox.drain(drainMs);
+      if (left > 0) this.log(`${this.id}: ${left} transitions not acknowledged after ${drainMs} ms; counted as lost`);
+      this.outbox.close();
+    }
   }
 }

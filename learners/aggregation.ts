@@ -34,6 +34,8 @@ export interface AggregationResult {
   clients: ClientReport[];
   /** ‖θ_new − θ_old‖₂ */
   deltaNorm: number;
+  /** Σ w_k θ_k (weights summing to 1), when changed: the learner applies the same blend to its target net. */
+  mix?: Float32Array;
 }
 
 export interface AggregatorConfig {
@@ -103,14 +105,15 @@ export class TrustAggregator {
       reports.push({ actor: c.actor, similarity: sim, weight: w, staleness: now - c.receivedAt, used: w > 0, reason: w > 0 ? undefined : "negative" });
     });
     if (total <= 0) return { changed: false, reason: "no_positive_similarity", params: global, clients: reports, deltaNorm: 0 };
-    const out = new Float32Array(global.length);
-    for (let j = 0; j < out.length; j++) out[j] = alpha * global[j]!;
+    const mix = new Float32Array(global.length);
     fresh.forEach(({ c }, i) => {
-      const w = ((1 - alpha) * raw[i]!) / total;
+      const w = raw[i]! / total;
       if (w === 0) return;
-      for (let j = 0; j < out.length; j++) out[j]! += w * c.params[j]!;
+      for (let j = 0; j < mix.length; j++) mix[j]! += w * c.params[j]!;
     });
-    return { changed: true, params: out, clients: reports, deltaNorm: l2diff(out, global) };
+    const out = new Float32Array(global.length);
+    for (let j = 0; j < out.length; j++) out[j] = alpha * global[j]! + (1 - alpha) * mix[j]!;
+    return { changed: true, params: out, mix, clients: reports, deltaNorm: l2diff(out, global) };
   }
 
   forget(actor: string): void {

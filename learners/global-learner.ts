@@ -19,7 +19,7 @@ import type { Experiment } from "../runtime/config";
 import { CodecError, RejectionCounter } from "../runtime/errors";
 import type { MetricsSink } from "../runtime/metrics";
 import type { ReplayStore } from "../runtime/replay/types";
-import type { Subjects } from "../runtime/subjects";
+import { TRANSITION_REPLY as REPLY, type Subjects } from "../runtime/subjects";
 import type { RuntimeAgent } from "../runtime/agent-port";
 import { DiversityFilter } from "./diversity";
 import { TrustAggregator, type AggregationResult } from "./aggregation";
@@ -49,18 +49,23 @@ interface Counters {
   received: number;
   accepted: number;
   filtered: number;
+  /** Batches received again after they were stored (a retry whose first ack was lost): acked, not re-inserted. */
+  duplicates: number;
 }
 
 const MAX_INFLIGHT = 8;
-const ACK = new Uint8Array([1]);
-const NACK = new Uint8Array([0]);
+const ACK = new Uint8Array([REPLY.ACK]);
+const REJECTED = new Uint8Array([REPLY.REJECTED]);
+const RETRY = new Uint8Array([REPLY.RETRY]);
+/** Batches remembered per actor to recognise a retried batch whose first ack was lost. */
+const SEEN_PER_ACTOR = 256;
 const lastTail = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
 
 export class GlobalLearner {
   readonly filter: DiversityFilter;
   readonly aggregator: TrustAggregator;
   readonly rejected = new RejectionCounter();
-  readonly counters: Counters = { version: 0, round: 0, updates: 0, received: 0, accepted: 0, filtered: 0 };
+  readonly counters: Counters = { version: 0, round: 0, updates: 0, received: 0, accepted: 0, filtered: 0, duplicates: 0 };
   lastLoss = NaN;
   /** Global-model messages published and their bytes. */
   published = 0;
@@ -74,6 +79,8 @@ export class GlobalLearner {
   private readonly inflight = new Set<Promise<void>>();
   private readonly log: (line: string) => void;
   private readonly limits: CodecLimits;
+  /** Per actor, the last SEEN_PER_ACTOR stored batches as "seq:ts" (ts tells incarnations apart). */
+  private readonly seen = new Map<string, { keys: Set<string>; order: string[] }>();
 
   constructor(private readonly d: GlobalLearnerDeps) {
     this.log = d.log ?? (() => {});
@@ -97,11 +104,12 @@ export class GlobalLearner {
     this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
       while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
       const p: Promise<void> = this.onTransitions(lastTail(m.subject), m.data).then(
-        (ok) => m.respond?.(ok ? ACK : NACK),
+        (ok) => m.respond?.(ok ? ACK : REJECTED),
         (e) => {
+          // The replay is unavailable: the batch was valid, so the sender keeps it and retries.
           this.log(`replay insert failed: ${(e as Error)?.message ?? e}`);
           this.rejected.count("replay_error", lastTail(m.subject));
-          m.respond?.(NACK);
+          m.respond?.(RETRY);
         },
       ).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
@@ -135,6 +143,13 @@ export class GlobalLearner {
       return false;
     }
     const c = this.counters;
+    const key = `${msg.seq}:${msg.ts}`;
+    let seen = this.seen.get(actor);
+    if (!seen) this.seen.set(actor, (seen = { keys: new Set(), order: [] }));
+    if (seen.keys.has(key)) {
+      c.duplicates++;
+      return true;
+    }
     c.received += msg.batch.n;
     const keep = this.filter.filter(msg.batch);
     const kept = filterBatch(msg.batch, keep);
@@ -144,6 +159,9 @@ export class GlobalLearner {
       await this.d.replay.insert(kept);
       c.accepted += kept.n;
     }
+    seen.keys.add(key);
+    seen.order.push(key);
+    if (seen.order.length > SEEN_PER_ACTOR) seen.keys.delete(seen.order.shift()!);
     return true;
   }
 
@@ -189,6 +207,11 @@ export class GlobalLearner {
     this.counters.round++;
     if (r.changed) {
       agent.setParameters(r.params);
+      if (this.d.exp.aggregator.mergeTarget && r.mix) {
+        const a = this.d.exp.aggregator.alpha, t = agent.getTargetParameters();
+        for (let j = 0; j < t.length; j++) t[j] = a * t[j]! + (1 - a) * r.mix[j]!;
+        agent.setTargetParameters(t);
+      }
       this.counters.version++;
     } else this.log(`aggregation round ${this.counters.round}: global model unchanged (${r.reason})`);
     this.lastAggregation = r;

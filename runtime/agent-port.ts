@@ -22,6 +22,9 @@ export interface RuntimeAgent extends ParameterHolder {
   update(): { loss: number } | null;
   /** One gradient step on an external batch (the global learner's Redis samples). */
   learnOn(batch: TransitionBatch): { loss: number };
+  /** The target network's flat weights (copy), and their replacement: a merge moves both networks. */
+  getTargetParameters(): Float32Array;
+  setTargetParameters(p: Float32Array): void;
   readonly epsilon: number;
   /** Gradient steps taken so far. */
   readonly updates: number;

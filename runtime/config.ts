@@ -34,11 +34,21 @@ export const ExperimentSchema = z.strictObject({
     /** Ship a transition batch every N steps or T ms, whichever first. */
     batchSteps: z.number().int().min(1).max(65536).default(200),
     batchMs: z.number().positive().default(1000),
+    /**
+     * ack: each batch is a request the learner answers once it is in the replay; unanswered batches
+     * are retried (window in flight, bounded queue, losses counted). publish: fire and forget.
+     */
+    delivery: z.enum(["ack", "publish"]).default("ack"),
+    window: z.number().int().min(1).max(1024).default(4),
+    maxQueuedBatches: z.number().int().min(1).default(1000),
+    ackTimeoutMs: z.number().int().positive().default(10_000),
     /** Upload local weights this often. */
     weights: period(15_000, 3_000),
     /** How a received global model enters the local one: replace, or blend θ ← β·θ_global + (1−β)·θ_local. */
     merge: z.enum(["replace", "blend"]).default("replace"),
     blendBeta: z.number().min(0).max(1).default(0.5),
+    /** Apply the same merge to the target network (else only the online net moves and the two disagree). */
+    mergeTarget: z.boolean().default(true),
     /** Env steps per second cap (0 = as fast as possible); useful to emulate slow devices. */
     maxStepsPerSec: z.number().nonnegative().default(0),
   }).prefault({}),
@@ -72,6 +82,8 @@ export const ExperimentSchema = z.strictObject({
     /** trust: w_k ∝ max(0, cos(θ_global, θ_k)); uniform: plain average (ablation). */
     weighting: z.enum(["trust", "uniform"]).default("trust"),
     staleAfter: period(90_000, 18_000),
+    /** Apply the same blend to the global learner's target network. */
+    mergeTarget: z.boolean().default(true),
   }).prefault({}),
   fedavg: z.strictObject({ round: period(15_000, 3_000) }).prefault({}),
   clock: z.enum(["wall", "steps"]).default("wall"),

@@ -6,6 +6,9 @@ export function assertToken(kind: string, v: string): string {
   return v;
 }
 
+/** The one-byte reply to a transition batch sent as a request. */
+export const TRANSITION_REPLY = { REJECTED: 0, ACK: 1, RETRY: 2 } as const;
+
 export interface Subjects {
   run: string;
   transitions(actor: string): string;

@@ -232,6 +232,14 @@ export class DqnAgent implements ParameterHolder {
     return this.target.slice();
   }
 
+  /** Replace the target network's weights (merging a global model into both networks). */
+  setTargetParameters(p: Float32Array): void {
+    if (!(p instanceof Float32Array) || p.length !== this.net.size) throw new Error(`setTargetParameters: expected Float32Array of ${this.net.size}, got ${p?.length}`);
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setTargetParameters: non-finite value at ${i}`);
+    this.target.set(p);
+    this.tfe?.setTarget(p);
+  }
+
   /** θ' ← θ */
   syncTarget(): void {
     this.target.set(this.params);
