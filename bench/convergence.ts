@@ -33,7 +33,12 @@ interface Job { env: string; actors: number; seed: number; method: Method | "hyb
 export function experimentFor(job: Job): Experiment {
   const m = job.method === "hybrid-wall" ? METHODS.hybrid : METHODS[job.method];
   const s = (sec: number) => Math.round(sec * STEPS_PER_SEC);
-  return loadExperiment(CONFIG[job.env], [
+  const base = loadExperiment(CONFIG[job.env]!, [], {});
+  // The global learner makes as many gradient steps as all actors together (each learns every
+  // `learnEvery` steps): it sees K actors' data, so it gets K actors' replay ratio.
+  const learnEvery = Number(base.agent.learnEvery ?? 4);
+  const updatesPerTick = Math.round((job.actors * s(0.5)) / learnEvery);
+  return loadExperiment(CONFIG[job.env]!, [
     `run=conv-${job.method}-${job.seed}`,
     `mode=${m.mode}`,
     `seed=${job.seed}`,
@@ -44,6 +49,7 @@ export function experimentFor(job: Job): Experiment {
     `aggregator.interval={ms: 30000, steps: ${s(30)}}`,
     `aggregator.staleAfter={ms: 90000, steps: ${s(90)}}`,
     `learner.publish={ms: 5000, steps: ${s(5)}}`,
+    `learner.updatesPerTick=${updatesPerTick}`,
     `fedavg.round={ms: 15000, steps: ${s(15)}}`,
     `budget.stepsPerActor=${job.steps}`,
     `budget.targetReturn=${THRESHOLD[job.env]}`,
@@ -159,7 +165,7 @@ async function main() {
     options: {
       env: { type: "string", default: "LunarLander-v3" }, actors: { type: "string", default: "3" }, seeds: { type: "string", default: "3" },
       steps: { type: "string" }, jobs: { type: "string", default: "2" }, methods: { type: "string" }, eval: { type: "string", default: "100" },
-      wall: { type: "string", default: "yes" }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
+      wall: { type: "string", default: "yes" }, "ablation-seeds": { type: "string" }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
     },
   });
   if (values.job) {
@@ -173,7 +179,9 @@ async function main() {
   const steps = Number(values.steps ?? (env === "CartPole-v1" ? 40_000 : 250_000));
   const methods = (values.methods?.split(",") ?? Object.keys(METHODS)) as Method[];
   const jobs: Job[] = [];
-  for (const method of methods) for (let seed = 0; seed < seeds; seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  const ablationSeeds = Number(values["ablation-seeds"] ?? seeds);
+  const seedsOf = (m: Method) => (m.startsWith("hybrid-") ? ablationSeeds : seeds);
+  for (const method of methods) for (let seed = 0; seed < seedsOf(method); seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const wall = values.wall !== "no";
   if (wall) jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const results: JobResult[] = [];
@@ -190,7 +198,14 @@ async function main() {
   }));
   const allMethods = [...methods, ...(wall ? ["hybrid-wall"] : [])];
   const name = `convergence-${env}-${actors}a${values.tag ? `-${values.tag}` : ""}`;
-  const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds\n\nBudget ${steps} env steps per actor; threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}\`.\n`;
+  const diag = allMethods.filter((m) => m.startsWith("hybrid")).map((m) => {
+    const rs = results.filter((r) => r.method === m);
+    if (!rs.length) return "";
+    const acc = rs.filter((r) => r.filter).map((r) => r.filter!.acceptRate);
+    return `- ${m}: filter accepted ${acc.length ? pm(acc.map((a) => 100 * a)) : "—"} % of transitions; learner ${Math.round(mean(rs.map((r) => r.updates.learner)))} updates vs actors ${Math.round(mean(rs.map((r) => r.updates.actors)))} (all actors together).`;
+  }).filter(Boolean).join("\n");
+  const cmd = `npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}${values["ablation-seeds"] ? ` --ablation-seeds ${ablationSeeds}` : ""}${values.methods ? ` --methods ${values.methods}` : ""}${wall ? "" : " --wall no"}${(values.set ?? []).map((x) => ` --set ${x}`).join("")}`;
+  const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds${ablationSeeds !== seeds ? ` (ablations: ${ablationSeeds})` : ""}\n\nBudget ${steps} env steps per actor; the global learner makes ${Math.round((actors * 0.5 * STEPS_PER_SEC) / 4)} updates per tick (as many as all actors together at one update per 4 steps); threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\n${diag}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`${cmd}\`.\n`;
   writeText(`${name}.md`, md);
   writeText(`${name}.svg`, svgPlot(results.filter((r) => r.method !== "hybrid-wall"), methods, `${env}, ${actors} actors: actors' mean-100 return (mean ± std over ${seeds} seeds)`, THRESHOLD[env]!));
   const path = writeResult(name, { env, actors, seeds, stepsPerActor: steps, timerMapping: { stepsPerSec: STEPS_PER_SEC }, results });
