@@ -50,6 +50,7 @@ export function experimentFor(job: Job): Experiment {
     `aggregator.staleAfter={ms: 90000, steps: ${s(90)}}`,
     `learner.publish={ms: 5000, steps: ${s(5)}}`,
     `learner.updatesPerTick=${updatesPerTick}`,
+    `learner.replayRatio=0`,
     `fedavg.round={ms: 15000, steps: ${s(15)}}`,
     `budget.stepsPerActor=${job.steps}`,
     `budget.targetReturn=${THRESHOLD[job.env]}`,

@@ -67,6 +67,10 @@ export class GlobalLearner {
   readonly rejected = new RejectionCounter();
   readonly counters: Counters = { version: 0, round: 0, updates: 0, received: 0, accepted: 0, filtered: 0, duplicates: 0 };
   lastLoss = NaN;
+  /** replayRatio bookkeeping: update credit, accepted count already credited, credit dropped at the cap. */
+  private credit = 0;
+  private creditedUpTo = 0;
+  updatesSkipped = 0;
   /** Global-model messages published and their bytes. */
   published = 0;
   publishedBytes = 0;
@@ -187,17 +191,32 @@ export class GlobalLearner {
     if (!r.ok) this.rejected.count(r.reason, actor);
   }
 
-  /** `updatesPerTick` gradient steps on batches sampled from the replay (after warm-up). */
+  /**
+   * Gradient steps on batches sampled from the replay (after warm-up): `updatesPerTick`, or with
+   * `replayRatio` > 0 one per 1/replayRatio accepted transitions, at most `updatesPerTick`.
+   */
   async tick(): Promise<void> {
     const { exp, replay, agent } = this.d;
     await this.drain();
+    const { replayRatio, updatesPerTick } = exp.learner;
+    let n = updatesPerTick;
+    if (replayRatio > 0) {
+      this.credit += (this.counters.accepted - this.creditedUpTo) * replayRatio;
+      this.creditedUpTo = this.counters.accepted;
+      n = Math.min(updatesPerTick, Math.floor(this.credit));
+      this.credit -= n;
+      if (this.credit >= 1) {
+        this.updatesSkipped += Math.floor(this.credit); // the learner cannot keep the ratio: say so, don't queue it
+        this.credit -= Math.floor(this.credit);
+      }
+    }
     if ((await replay.size()) < Math.max(exp.learner.warmup, this.d.batchSize)) return;
-    for (let i = 0; i < exp.learner.updatesPerTick; i++) {
+    for (let i = 0; i < n; i++) {
       const batch = await replay.sample(this.d.batchSize);
       this.lastLoss = agent.learnOn(batch).loss;
       this.counters.updates++;
     }
-    if (exp.learner.updatesPerTick > 0) this.counters.version++;
+    if (n > 0) this.counters.version++;
   }
 
   /** One trust-aware aggregation round. */
@@ -235,7 +254,7 @@ export class GlobalLearner {
 
   async stats() {
     return {
-      ...this.counters, loss: this.lastLoss, published: this.published, publishedBytes: this.publishedBytes,
+      ...this.counters, updatesSkipped: this.updatesSkipped, loss: this.lastLoss, published: this.published, publishedBytes: this.publishedBytes,
       ingestMs: this.ingestMs, receivedBytes: this.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20, replay: await this.d.replay.stats(), filter: this.filter.stats(),
       rejected: this.rejected.snapshot(), dropped: this.subs.reduce((s, x) => s + x.dropped, 0),
     };
@@ -260,6 +279,7 @@ export class GlobalLearner {
     }
     await this.d.agent.restore(join(dir, "model"));
     Object.assign(this.counters, saved);
+    this.creditedUpTo = this.counters.accepted;
     this.log(`resumed from ${dir}: version ${saved.version}, round ${saved.round}, ${saved.updates} updates`);
   }
 

@@ -54,7 +54,14 @@ export const ExperimentSchema = z.strictObject({
   }).prefault({}),
   learner: z.strictObject({
     tick: period(500, 100),
+    /** Gradient steps per tick (when replayRatio is 0), or the most per tick (when it is set). */
     updatesPerTick: z.number().int().min(0).max(10_000).default(8),
+    /**
+     * Gradient steps per transition accepted into the replay (0 = a fixed updatesPerTick). With K
+     * actors each learning every 4 steps, 0.25 gives the learner K actors' worth of updates, on
+     * either clock. Credit beyond updatesPerTick in one tick is dropped and counted.
+     */
+    replayRatio: z.number().nonnegative().max(64).default(0),
     /** Publish the global model this often. */
     publish: period(5_000, 1_000),
     /** Largest message (wire bytes, and inflated body) the learner accepts. */

@@ -20,8 +20,8 @@ function batch(n: number, offset: number) {
   return b;
 }
 
-function setup(replay = new MemoryReplay(10_000, 4, 1)) {
-  const exp = parseExperiment({ run: "gl-test", clock: "steps", env: { id: "CartPole-v1" }, learner: { filter: { enabled: false } } });
+function setup(replay = new MemoryReplay(10_000, 4, 1), learnerCfg: Record<string, unknown> = {}) {
+  const exp = parseExperiment({ run: "gl-test", clock: "steps", env: { id: "CartPole-v1" }, learner: { filter: { enabled: false }, ...learnerCfg } });
   const bus = new InProcessBus();
   const agent = createAgent(exp, 4, 2, "learner", 1);
   const learner = new GlobalLearner({ exp, bus, subjects: subjectsFor(exp.run), replay, agent, clock: new StepClock(), metrics: new MemoryMetrics(), obsDim: 4, actionCount: 2, batchSize: 32 });
@@ -65,6 +65,29 @@ describe("GlobalLearner ingest", () => {
     expect((await bus.request(subject, bad))[0]).to.equal(TRANSITION_REPLY.REJECTED);
     await learner.stop();
     await bus.close();
+    agent.dispose();
+  });
+});
+
+describe("GlobalLearner replay ratio", () => {
+  it("makes one update per 1/replayRatio accepted transitions, carries fractions, and counts what the cap cuts", async () => {
+    const { learner, agent } = setup(undefined, { replayRatio: 0.25, updatesPerTick: 30, warmup: 64 });
+    const send = (seq: number, n: number) => learner.onTransitions("actor-0", encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq, ts: 1, batch: batch(n, seq) }));
+    await send(0, 100); // credit 25
+    await learner.tick();
+    expect(learner.counters.updates).to.equal(25);
+    await send(1, 6); // credit 1.5 → 1 update, 0.5 carried
+    await learner.tick();
+    expect(learner.counters.updates).to.equal(26);
+    await send(2, 2); // 0.5 + 0.5 = 1
+    await learner.tick();
+    expect(learner.counters.updates).to.equal(27);
+    await send(3, 400); // credit 100, cap 30: 70 dropped and counted
+    await learner.tick();
+    expect(learner.counters.updates).to.equal(57);
+    expect(learner.updatesSkipped).to.equal(70);
+    await learner.tick(); // nothing new: no updates
+    expect(learner.counters.updates).to.equal(57);
     agent.dispose();
   });
 });
