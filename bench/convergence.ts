@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadExperiment, type Experiment } from "../runtime/config";
 import { runEmbedded, envSpace, type RunSummary } from "../runtime/launch";
+import type { MetricsSink } from "../runtime/metrics";
 import { machineInfo, writeResult, writeText } from "./util";
 
 export const METHODS = {
@@ -74,7 +75,17 @@ function forwardFlops(exp: Experiment, obsDim: number, actions: number): number 
 async function runJob(job: Job) {
   const exp = experimentFor(job);
   const { obsDim, actionCount } = envSpace(exp);
-  const s: RunSummary = await runEmbedded(exp, { writeMetrics: false, chunk: 10 });
+  // Trust weights and similarities of every aggregation round (hybrid), to tell whether trust mattered.
+  const rounds: { similarity: number; weight: number; used: boolean }[][] = [];
+  const sink: MetricsSink = { write: (event, data) => void (event === "aggregation" && rounds.push(data.clients as (typeof rounds)[number])) };
+  const s: RunSummary = await runEmbedded(exp, { writeMetrics: false, chunk: 10, metrics: sink });
+  const cl = rounds.flat();
+  const trust = cl.length === 0 ? null : {
+    rounds: rounds.length,
+    similarityMin: Math.min(...cl.map((c) => c.similarity)), similarityMean: cl.reduce((a, c) => a + c.similarity, 0) / cl.length,
+    weightMin: Math.min(...cl.map((c) => c.weight)), weightMax: Math.max(...cl.map((c) => c.weight)),
+    unused: cl.filter((c) => !c.used).length,
+  };
   const fwd = forwardFlops(exp, obsDim, actionCount);
   const batch = Number(exp.agent.batchSize ?? 64);
   const actorUpdates = s.actors.reduce((a, x) => a + x.updates, 0);
@@ -94,6 +105,7 @@ async function runJob(job: Job) {
     flopsFull: fullFlops,
     updates: { actors: actorUpdates, learner: s.learner?.updates ?? 0 },
     filter: s.learner?.filter ?? null,
+    trust,
     curve: s.curve.map((c) => [c.episodesPerActor, c.stepsPerActor, Math.round(c.mean * 10) / 10]),
   };
 }
@@ -203,7 +215,9 @@ async function main() {
     const rs = results.filter((r) => r.method === m);
     if (!rs.length) return "";
     const acc = rs.filter((r) => r.filter?.enabled).map((r) => r.filter!.acceptRate);
-    return `- ${m}: ${acc.length ? `filter accepted ${pm(acc.map((a) => 100 * a))} % of transitions` : "filter off"}; learner ${Math.round(mean(rs.map((r) => r.updates.learner)))} updates vs actors ${Math.round(mean(rs.map((r) => r.updates.actors)))} (all actors together).`;
+    const tr = rs.map((r) => r.trust).filter((t): t is NonNullable<JobResult["trust"]> => t !== null);
+    const trustText = tr.length ? ` trust over ${tr.reduce((a, t) => a + t.rounds, 0)} rounds: cos(θ_global, θ_k) min ${Math.min(...tr.map((t) => t.similarityMin)).toFixed(3)}, mean ${mean(tr.map((t) => t.similarityMean)).toFixed(3)}; weights ${Math.min(...tr.map((t) => t.weightMin)).toFixed(3)}–${Math.max(...tr.map((t) => t.weightMax)).toFixed(3)} (uniform ${(1 / actors).toFixed(3)}), ${tr.reduce((a, t) => a + t.unused, 0)} client uploads unused;` : "";
+    return `- ${m}: ${acc.length ? `filter accepted ${pm(acc.map((a) => 100 * a))} % of transitions` : "filter off"};${trustText} learner ${Math.round(mean(rs.map((r) => r.updates.learner)))} updates vs actors ${Math.round(mean(rs.map((r) => r.updates.actors)))} (all actors together).`;
   }).filter(Boolean).join("\n");
   const cmd = `npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}${values["ablation-seeds"] ? ` --ablation-seeds ${ablationSeeds}` : ""}${values.methods ? ` --methods ${values.methods}` : ""}${wall ? "" : " --wall no"}${(values.set ?? []).map((x) => ` --set ${x}`).join("")}`;
   const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds${ablationSeeds !== seeds ? ` (ablations: ${ablationSeeds})` : ""}\n\nBudget ${steps} env steps per actor; the global learner makes ${Math.round((actors * 0.5 * STEPS_PER_SEC) / 4)} updates per tick (as many as all actors together at one update per 4 steps); threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\n${diag}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`${cmd}\`.\n`;
