@@ -12,6 +12,7 @@ const suites: [string, string[]][] = [
   ["envs.ts", []],
   ["agents.ts", []],
   ["iot-baselines.ts", []],
+  ["filter-theta.ts", []],
 ];
 let failed = 0;
 for (const [file, args] of suites) {
