@@ -28,10 +28,18 @@ const BATCH = 256;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Recorded LunarLander random-policy batches for one simulated actor, encoded for the wire. */
+/**
+ * `count` recorded batches, encoded as POOL messages with distinct sequence numbers: the learner
+ * acknowledges but does not store a batch it has stored recently (same actor, seq and ts — a
+ * retry), so a publisher cycling through fewer distinct messages than it remembers (256 per
+ * actor) would measure nothing.
+ */
+const POOL = 320;
 function recordedBatches(actor: string, seed: number, count: number): Uint8Array[] {
   const all = recordTransitions("LunarLander-v3", count * BATCH, seed);
-  return Array.from({ length: count }, (_, k) =>
-    encodeTransitions({ actor, env: "LunarLander-v3", seq: k, ts: Date.now(), batch: sliceBatch(all, k * BATCH, (k + 1) * BATCH) }));
+  const ts = Date.now();
+  return Array.from({ length: POOL }, (_, k) =>
+    encodeTransitions({ actor, env: "LunarLander-v3", seq: k, ts, batch: sliceBatch(all, (k % count) * BATCH, ((k % count) + 1) * BATCH) }));
 }
 
 /**
@@ -49,9 +57,10 @@ async function publisher(run: string, actors: string[]) {
   let messages = 0, bytes = 0, acked = 0, failed = 0;
   process.stdout.write("ready\n");
   await Promise.all(data.flatMap((d) => Array.from({ length: WINDOW }, async (_, w) => {
-    let k = w;
+    let k = w; // the WINDOW workers of one actor take every WINDOW-th message: no two send the same one
     while (!stop) {
-      const f = d.batches[k++ % d.batches.length]!;
+      const f = d.batches[k % d.batches.length]!;
+      k += WINDOW;
       messages++;
       bytes += f.length;
       try {
