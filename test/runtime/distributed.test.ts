@@ -39,7 +39,8 @@ agent: { lr: 0.001, learningStarts: 500, epsilonSchedule: linear, epsilonDecaySt
 actors: { count: 3, batchSteps: 100, batchMs: 300, weights: { ms: 1500 } }
 learner:
   tick: { ms: 200 }
-  updatesPerTick: 16
+  replayRatio: 0.25
+  updatesPerTick: 100
   publish: { ms: 700 }
   warmup: 500
   maxMessageBytes: 65536
@@ -182,7 +183,7 @@ eval: { episodes: 10, seed: 5000 }
     probe.setParameters(g1.params);
     const evalEnd = evaluateGreedy(probe, exp).mean;
     process.stderr.write(`      global model eval: start ${evalStart.toFixed(1)} → end ${evalEnd.toFixed(1)} (version ${g1.version})\n`);
-    expect(evalEnd).to.be.greaterThan(evalStart);
+    expect(evalEnd).to.be.greaterThan(evalStart + 20); // measured 104–184 over three runs with this config
 
     // Restart the learner: same replay size and model version.
     learner.kill("SIGINT");
