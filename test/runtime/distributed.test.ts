@@ -183,7 +183,7 @@ eval: { episodes: 10, seed: 5000 }
     probe.setParameters(g1.params);
     const evalEnd = evaluateGreedy(probe, exp).mean;
     process.stderr.write(`      global model eval: start ${evalStart.toFixed(1)} → end ${evalEnd.toFixed(1)} (version ${g1.version})\n`);
-    expect(evalEnd).to.be.greaterThan(evalStart + 20); // measured 104–184 over three runs with this config
+    expect(evalEnd).to.be.greaterThan(evalStart + 20); // measured 90–184 over five runs with this config
 
     // Restart the learner: same replay size and model version.
     learner.kill("SIGINT");
