@@ -13,15 +13,8 @@ import type { Subjects } from "../runtime/subjects";
 import type { RuntimeAgent } from "../runtime/agent-port";
 import { VectorEnv } from "../envs/vector";
 import { Outbox } from "./outbox";
+import { blendInto } from "../learners/params";
 import { allocBatch, concatBatches, sliceBatch, type TransitionBatch } from "../learners/transitions";
-
-/** β·a + (1−β)·b */
-function blend(a: Float32Array, b: Float32Array, beta: number): Float32Array {
-  if (beta === 1) return a.slice();
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < out.length; i++) out[i] = beta * a[i]! + (1 - beta) * b[i]!;
-  return out;
-}
 
 export interface ActorDeps {
   id: string;
@@ -185,10 +178,11 @@ export class Actor {
     if (g.version <= this.globalVersion) return;
     // FedAvg is defined by clients adopting the average; blending is a hybrid-mode option.
     const b = this.mode === "fedavg" || exp.actors.merge === "replace" ? 1 : exp.actors.blendBeta;
-    agent.setParameters(blend(g.params, agent.getParameters(), b));
+    // θ ← β·θ_global + (1−β)·θ (β = 1: replace); getParameters returns a copy, blended in place.
+    agent.setParameters(blendInto(agent.getParameters(), g.params, b));
     // The same merge for the target network: otherwise the TD targets come from a network the
     // online one no longer resembles (measured on LunarLander: see bench/results/convergence-*).
-    if (exp.actors.mergeTarget) agent.setTargetParameters(blend(g.params, agent.getTargetParameters(), b));
+    if (exp.actors.mergeTarget) agent.setTargetParameters(blendInto(agent.getTargetParameters(), g.params, b));
     this.globalVersion = g.version;
     this.globalsApplied++;
     metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: b === 1 ? "replace" : "blend", steps: this.steps });

@@ -23,7 +23,7 @@ import { TRANSITION_REPLY as REPLY, type Subjects } from "../runtime/subjects";
 import type { RuntimeAgent } from "../runtime/agent-port";
 import { DiversityFilter } from "./diversity";
 import { TrustAggregator, type AggregationResult } from "./aggregation";
-import { layoutSize } from "./params";
+import { blendInto, layoutSize } from "./params";
 import { filterBatch } from "./transitions";
 
 export interface GlobalLearnerDeps {
@@ -227,9 +227,7 @@ export class GlobalLearner {
     if (r.changed) {
       agent.setParameters(r.params);
       if (this.d.exp.aggregator.mergeTarget && r.mix) {
-        const a = this.d.exp.aggregator.alpha, t = agent.getTargetParameters();
-        for (let j = 0; j < t.length; j++) t[j] = a * t[j]! + (1 - a) * r.mix[j]!;
-        agent.setTargetParameters(t);
+        agent.setTargetParameters(blendInto(agent.getTargetParameters(), r.mix, 1 - this.d.exp.aggregator.alpha));
       }
       this.counters.version++;
     } else this.log(`aggregation round ${this.counters.round}: global model unchanged (${r.reason})`);

@@ -35,6 +35,12 @@ export function makeLayout(entries: ParamEntry[]): ParamLayout {
   return { entries: entries.map((e) => ({ name: e.name, shape: [...e.shape] })), hash: layoutHash(entries) };
 }
 
+/** target ← τ·source + (1−τ)·target, in place: Polyak averaging, merges and blends all use it. */
+export function blendInto(target: Float32Array, source: Float32Array, tau: number): Float32Array {
+  for (let i = 0; i < target.length; i++) target[i] = tau * source[i]! + (1 - tau) * target[i]!;
+  return target;
+}
+
 /** Anything that owns a flat parameter vector (Acme's VariableSource, plus the setter). */
 export interface ParameterHolder {
   layout(): ParamLayout;

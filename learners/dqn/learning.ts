@@ -5,6 +5,7 @@
  */
 import type { TransitionBatch } from "../transitions";
 import type { QNetwork, Workspace } from "./network";
+import { blendInto } from "../params";
 
 /**
  * y_i = r_i + γⁿ · (1 − terminated_i) · Q_target(s'_i, a*_i), with
@@ -89,7 +90,7 @@ export function adamStep(p: Float32Array, g: Float32Array, s: AdamState, lr: num
 
 /** θ' ← τθ + (1 − τ)θ' */
 export function softUpdate(target: Float32Array, online: Float32Array, tau: number): void {
-  for (let i = 0; i < target.length; i++) target[i] = tau * online[i]! + (1 - tau) * target[i]!;
+  blendInto(target, online, tau);
 }
 
 /** mulberry32 with inspectable state (so checkpoints can resume the stream exactly). */
