@@ -14,7 +14,7 @@ import { CARTPOLE_DQN, type DqnConfigInput } from "../learners/dqn/config";
 import { Rng } from "../learners/dqn/learning";
 import { TfDqnEngine } from "../learners/dqn/tf-engine";
 import { trainLocal, type TrainSummary } from "../learners/train-local";
-import { allocBatch, type TransitionBatch } from "../learners/transitions";
+import { syntheticBatch, type TransitionBatch } from "../learners/transitions";
 import { median, writeResult } from "./util";
 
 const args = new Set(process.argv.slice(2));
@@ -37,18 +37,7 @@ function vsGoals(updateMs: number, actionUs: number, key: "h64" | "h128") {
 }
 
 function batch(n: number, obsDim: number, A: number, seed: number): TransitionBatch {
-  const rng = new Rng(seed);
-  const b = allocBatch(n, obsDim);
-  for (let i = 0; i < n * obsDim; i++) {
-    b.obs[i] = rng.next() * 2 - 1;
-    b.nextObs[i] = rng.next() * 2 - 1;
-  }
-  for (let i = 0; i < n; i++) {
-    b.actions[i] = rng.int(A);
-    b.rewards[i] = rng.next();
-    b.terminated[i] = rng.next() < 0.05 ? 1 : 0;
-  }
-  return b;
+  return syntheticBatch(n, obsDim, A, new Rng(seed), { pTerminated: 0.05 });
 }
 
 /** median over REPS of the mean time per call (ms) of `iters` calls */

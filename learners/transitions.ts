@@ -79,3 +79,34 @@ export function concatBatches(batches: readonly TransitionBatch[], obsDim: numbe
   }
   return out;
 }
+
+/** What syntheticBatch draws from (the DQN's Rng, or anything with the same two methods). */
+export interface RandomSource {
+  next(): number;
+  int(n: number): number;
+}
+
+/**
+ * A batch of random transitions for tests and benchmarks: states uniform in [−1, 1), actions
+ * uniform, rewards uniform in [rewards[0], rewards[1]), terminations with probability
+ * pTerminated, truncations (drawn only when pTruncated is given) with probability pTruncated.
+ */
+export function syntheticBatch(
+  n: number, obsDim: number, actionCount: number, rng: RandomSource,
+  o: { rewards?: [number, number]; pTerminated?: number; pTruncated?: number } = {},
+): TransitionBatch {
+  const [lo, hi] = o.rewards ?? [0, 1];
+  const pTerm = o.pTerminated ?? 0.1;
+  const b = allocBatch(n, obsDim);
+  for (let i = 0; i < n * obsDim; i++) {
+    b.obs[i] = rng.next() * 2 - 1;
+    b.nextObs[i] = rng.next() * 2 - 1;
+  }
+  for (let i = 0; i < n; i++) {
+    b.actions[i] = rng.int(actionCount);
+    b.rewards[i] = lo + (hi - lo) * rng.next();
+    b.terminated[i] = rng.next() < pTerm ? 1 : 0;
+    if (o.pTruncated !== undefined) b.truncated[i] = rng.next() < o.pTruncated ? 1 : 0;
+  }
+  return b;
+}

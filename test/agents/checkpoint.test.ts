@@ -7,23 +7,11 @@ import { DqnAgent } from "../../learners/dqn/agent";
 import { dirHandler } from "../../learners/dqn/checkpoint";
 import type { DqnConfigInput } from "../../learners/dqn/config";
 import { Rng } from "../../learners/dqn/learning";
-import { allocBatch, type TransitionBatch } from "../../learners/transitions";
+import { syntheticBatch, type TransitionBatch } from "../../learners/transitions";
 
 function batches(count: number, n: number, obsDim: number, A: number, seed: number): TransitionBatch[] {
   const rng = new Rng(seed);
-  return Array.from({ length: count }, () => {
-    const b = allocBatch(n, obsDim);
-    for (let i = 0; i < n * obsDim; i++) {
-      b.obs[i] = rng.next() * 2 - 1;
-      b.nextObs[i] = rng.next() * 2 - 1;
-    }
-    for (let i = 0; i < n; i++) {
-      b.actions[i] = rng.int(A);
-      b.rewards[i] = rng.next() * 2 - 1;
-      b.terminated[i] = rng.next() < 0.1 ? 1 : 0;
-    }
-    return b;
-  });
+  return Array.from({ length: count }, () => syntheticBatch(n, obsDim, A, rng, { rewards: [-1, 1] }));
 }
 
 const tmp = () => mkdtemp(join(tmpdir(), "fedrl-ckpt-"));

@@ -4,7 +4,7 @@ import { DqnAgent } from "../../learners/dqn/agent";
 import { parseDqnConfig } from "../../learners/dqn/config";
 import { NStepAccumulator, huberLossGrad, Rng, type Transition } from "../../learners/dqn/learning";
 import { QNetwork } from "../../learners/dqn/network";
-import { allocBatch, type TransitionBatch } from "../../learners/transitions";
+import { allocBatch, syntheticBatch, type TransitionBatch } from "../../learners/transitions";
 import { EpsilonTracker, epsilonAt } from "../../learners/schedule";
 
 /** obs 2 → hidden [2] → 2 actions; dense0 = identity so h = relu(x). */
@@ -30,18 +30,7 @@ function handBatch(): TransitionBatch {
 }
 
 function randomBatch(n: number, obsDim: number, A: number, rng: Rng): TransitionBatch {
-  const b = allocBatch(n, obsDim);
-  for (let i = 0; i < n * obsDim; i++) {
-    b.obs[i] = rng.next() * 2 - 1;
-    b.nextObs[i] = rng.next() * 2 - 1;
-  }
-  for (let i = 0; i < n; i++) {
-    b.actions[i] = rng.int(A);
-    b.rewards[i] = rng.next();
-    b.terminated[i] = rng.next() < 0.1 ? 1 : 0;
-    b.truncated[i] = rng.next() < 0.05 ? 1 : 0;
-  }
-  return b;
+  return syntheticBatch(n, obsDim, A, rng, { pTruncated: 0.05 });
 }
 
 describe("DQN config", () => {
