@@ -77,7 +77,11 @@ async function runJob(job: Job) {
   const { obsDim, actionCount } = envSpace(exp);
   // Trust weights and similarities of every aggregation round (hybrid), to tell whether trust mattered.
   const rounds: { similarity: number; weight: number; used: boolean }[][] = [];
-  const sink: MetricsSink = { write: (event, data) => void (event === "aggregation" && rounds.push(data.clients as (typeof rounds)[number])) };
+  const sink: MetricsSink = {
+    write: (event, data) => {
+      if (event === "aggregation") rounds.push(data.clients as (typeof rounds)[number]);
+    },
+  };
   const s: RunSummary = await runEmbedded(exp, { writeMetrics: false, chunk: 10, metrics: sink });
   const cl = rounds.flat();
   const trust = cl.length === 0 ? null : {
