@@ -8,10 +8,13 @@ COPY package.json package-lock.json ./
 # --omit=optional: tfjs-node downloads libtensorflow at install time; fedrl runs without it.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
-COPY runtime ./runtime
-COPY actors ./actors
-COPY learners ./learners
+COPY core ./core
 COPY envs ./envs
+COPY algorithms ./algorithms
+COPY federation ./federation
+COPY transport ./transport
+COPY nodes ./nodes
+COPY launch ./launch
 COPY configs ./configs
 COPY data/README.md ./data/README.md
 USER node

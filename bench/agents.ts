@@ -8,13 +8,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { loadavg } from "node:os";
-import { initBackend } from "../learners/backend";
-import { DqnAgent } from "../learners/dqn/agent";
-import { CARTPOLE_DQN, type DqnConfigInput } from "../learners/dqn/config";
-import { Rng } from "../learners/dqn/learning";
-import { TfDqnEngine } from "../learners/dqn/tf-engine";
-import { trainLocal, type TrainSummary } from "../learners/train-local";
-import { syntheticBatch, type TransitionBatch } from "../learners/transitions";
+import { initBackend } from "../algorithms/backend";
+import { DqnAgent } from "../algorithms/dqn/agent";
+import { CARTPOLE_DQN, type DqnConfigInput } from "../algorithms/dqn/config";
+import { Random as Rng } from "../core/random";
+import { TfDqnEngine } from "../algorithms/dqn/tf-engine";
+import { trainLocal, type TrainSummary } from "../launch/train-local";
+import { syntheticBatch, type TransitionBatch } from "../core/batch";
 import { median, writeResult } from "./util";
 
 const args = new Set(process.argv.slice(2));
@@ -128,8 +128,8 @@ async function microTf(backend: "wasm" | "cpu" | "tensorflow") {
 async function learning(env: string, config: DqnConfigInput, target: number, seeds: number[], maxSteps: number, maxEpisodes: number) {
   const runs: Record<string, unknown>[] = [];
   for (const seed of seeds) {
-    const s: TrainSummary = await trainLocal({ env, config, seed, maxEpisodes, maxSteps, targetReturn: target, window: 100, log: true });
-    const row = { env, seed, solved: s.reachedAt !== null, episodes: s.reachedAt?.episode ?? null, envSteps: s.reachedAt?.step ?? null, ranEpisodes: s.episodes, ranSteps: s.steps, finalMean100: round(s.finalMean, 2), bestMean100: s.bestMean === null ? null : round(s.bestMean, 2), bestMean100At: s.bestMeanAt, wallSeconds: round(s.wallSeconds, 1) };
+    const s: TrainSummary = await trainLocal({ env, config, seed, maxEpisodes, maxSteps, targetReturn: target, window: 100, progress: (l) => process.stderr.write(l + "\n") });
+    const row = { env, seed, solved: s.reachedAt !== null, episodes: s.reachedAt?.episode ?? null, envSteps: s.reachedAt?.step ?? null, ranEpisodes: s.episodes, ranSteps: s.steps, finalMean100: round(s.finalMean, 2), bestMean100: s.bestMean === null ? null : round(s.bestMean, 2), wallSeconds: round(s.wallSeconds, 1) };
     console.error(JSON.stringify(row));
     runs.push(row);
   }

@@ -11,17 +11,18 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadExperiment, type Experiment } from "../runtime/config";
-import { runEmbedded, envSpace, type RunSummary } from "../runtime/launch";
-import type { MetricsSink } from "../runtime/metrics";
+import { loadExperiment, type Experiment } from "../launch/config";
+import { envSpace } from "../launch/assemble";
+import { runEmbedded, type RunSummary } from "../launch/embedded";
+import type { MetricsSink } from "../core/metrics";
 import { machineInfo, writeResult, writeText } from "./util";
 
 export const METHODS = {
   local: { mode: "local", sets: [] },
   fedavg: { mode: "fedavg", sets: [] },
   hybrid: { mode: "hybrid", sets: [] },
-  "hybrid-nofilter": { mode: "hybrid", sets: ["learner.filter.enabled=false"] },
-  "hybrid-uniform": { mode: "hybrid", sets: ["aggregator.weighting=uniform"] },
+  "hybrid-nofilter": { mode: "hybrid", sets: ["learner.filter.name=none"] },
+  "hybrid-uniform": { mode: "hybrid", sets: ["aggregator.rule=mean"] },
 } as const;
 type Method = keyof typeof METHODS;
 
@@ -47,12 +48,12 @@ export function experimentFor(job: Job): Experiment {
     `clock=${job.method === "hybrid-wall" ? "wall" : "steps"}`,
     `learner.tick={ms: 500, steps: ${s(0.5)}}`,
     `actors.weights={ms: 15000, steps: ${s(15)}}`,
-    `aggregator.interval={ms: 30000, steps: ${s(30)}}`,
+    // FedAvg: one round per upload period (15 s), as its own round timer used to be; hybrid aggregates every 30 s.
+    m.mode === "fedavg" ? `aggregator.interval={ms: 15000, steps: ${s(15)}}` : `aggregator.interval={ms: 30000, steps: ${s(30)}}`,
     `aggregator.staleAfter={ms: 90000, steps: ${s(90)}}`,
     `learner.publish={ms: 5000, steps: ${s(5)}}`,
     `learner.updatesPerTick=${updatesPerTick}`,
     `learner.replayRatio=0`,
-    `fedavg.round={ms: 15000, steps: ${s(15)}}`,
     `budget.stepsPerActor=${job.steps}`,
     `budget.targetReturn=${THRESHOLD[job.env]}`,
     `budget.window=100`,
@@ -76,17 +77,22 @@ async function runJob(job: Job) {
   const exp = experimentFor(job);
   const { obsDim, actionCount } = envSpace(exp);
   // Trust weights and similarities of every aggregation round (hybrid), to tell whether trust mattered.
+  // score = cos(θ_global, θ_k) for the trust and mean rules; FedAvg rounds (also "aggregation" events) are left out.
   const rounds: { similarity: number; weight: number; used: boolean }[][] = [];
   const sink: MetricsSink = {
     write: (event, data) => {
-      if (event === "aggregation") rounds.push(data.clients as (typeof rounds)[number]);
+      if (event === "aggregation" && exp.mode === "hybrid") {
+        rounds.push((data.clients as { score: number; weight: number; used: boolean }[]).map((c) => ({ similarity: c.score, weight: c.weight, used: c.used })));
+      }
     },
   };
   const s: RunSummary = await runEmbedded(exp, { writeMetrics: false, chunk: 10, metrics: sink });
   const cl = rounds.flat();
+  const sims = cl.map((c) => c.similarity).filter(Number.isFinite);
   const trust = cl.length === 0 ? null : {
     rounds: rounds.length,
-    similarityMin: Math.min(...cl.map((c) => c.similarity)), similarityMean: cl.reduce((a, c) => a + c.similarity, 0) / cl.length,
+    // stale clients carry no score (NaN)
+    similarityMin: Math.min(...sims), similarityMean: sims.reduce((a, x) => a + x, 0) / sims.length,
     weightMin: Math.min(...cl.map((c) => c.weight)), weightMax: Math.max(...cl.map((c) => c.weight)),
     unused: cl.filter((c) => !c.used).length,
   };
@@ -102,8 +108,8 @@ async function runJob(job: Job) {
     ...job, threshold: THRESHOLD[job.env],
     reached: s.reached, finalMean100: s.actors.reduce((a, x) => a + x.mean100, 0) / s.actors.length,
     eval: s.eval, wallSeconds: s.wallSeconds,
-    messages: s.actors.reduce((a, x) => a + x.batchesSent + x.weightsSent, 0) + (s.learner?.published ?? 0) + (s.fedavg?.published ?? 0),
-    bytes: s.actors.reduce((a, x) => a + x.bytesSent, 0) + (s.learner?.publishedBytes ?? 0) + (s.fedavg?.publishedBytes ?? 0),
+    messages: s.actors.reduce((a, x) => a + x.batchesSent + x.weightsSent, 0) + (s.server?.published ?? 0),
+    bytes: s.actors.reduce((a, x) => a + x.bytesSent, 0) + (s.server?.publishedBytes ?? 0),
     flopsSeedStyle: reachedSteps === null ? null : fwd * reachedSteps,
     flopsSeedStyleBudget: fwd * totalSteps,
     flopsFull: fullFlops,
@@ -218,7 +224,7 @@ async function main() {
   const diag = allMethods.filter((m) => m.startsWith("hybrid")).map((m) => {
     const rs = results.filter((r) => r.method === m);
     if (!rs.length) return "";
-    const acc = rs.filter((r) => r.filter?.enabled).map((r) => r.filter!.acceptRate);
+    const acc = rs.filter((r) => r.filter?.name === "diversity").map((r) => r.filter!.acceptRate);
     const tr = rs.map((r) => r.trust).filter((t): t is NonNullable<JobResult["trust"]> => t !== null);
     const trustText = tr.length ? ` trust over ${tr.reduce((a, t) => a + t.rounds, 0)} rounds: cos(θ_global, θ_k) min ${Math.min(...tr.map((t) => t.similarityMin)).toFixed(3)}, mean ${mean(tr.map((t) => t.similarityMean)).toFixed(3)}; weights ${Math.min(...tr.map((t) => t.weightMin)).toFixed(3)}–${Math.max(...tr.map((t) => t.weightMax)).toFixed(3)} (uniform ${(1 / actors).toFixed(3)}), ${tr.reduce((a, t) => a + t.unused, 0)} client uploads unused;` : "";
     return `- ${m}: ${acc.length ? `filter accepted ${pm(acc.map((a) => 100 * a))} % of transitions` : "filter off"};${trustText} learner ${Math.round(mean(rs.map((r) => r.updates.learner)))} updates vs actors ${Math.round(mean(rs.map((r) => r.updates.actors)))} (all actors together).`;

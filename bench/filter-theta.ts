@@ -7,13 +7,13 @@
  *
  *   npx tsx bench/filter-theta.ts     → bench/results/filter-theta.{json,md}
  */
-import { DiversityFilter } from "../learners/diversity";
-import { sliceBatch } from "../learners/transitions";
+import { DiversityFilter } from "../federation/diversity";
+import { sliceBatch } from "../core/batch";
 import { machineInfo, percentile, recordTransitions, writeResult, writeText } from "./util";
 
 const N = 100_000, BATCH = 256, K = 32;
 const THETAS = [0.15, 0.5, 1, 2, 4];
-const cfg = (theta: number) => ({ enabled: true, k: K, theta, reservoir: 4096, replayCapacity: 100_000 });
+const cfg = (theta: number) => ({ k: K, theta, reservoir: 4096, replayCapacity: 100_000 });
 
 const out: Record<string, unknown>[] = [];
 for (const env of ["CartPole-v1", "LunarLander-v3"]) {
@@ -27,11 +27,11 @@ for (const env of ["CartPole-v1", "LunarLander-v3"]) {
       const d = probe.meanDistance(part.obs, i);
       if (Number.isFinite(d)) D.push(d);
     }
-    probe.filter(part);
+    probe.keep(part);
   }
   const rates = THETAS.map((theta) => {
     const f = new DiversityFilter(b.obsDim, cfg(theta), 3);
-    for (let s = 0; s < N; s += BATCH) f.filter(sliceBatch(b, s, Math.min(N, s + BATCH)));
+    for (let s = 0; s < N; s += BATCH) f.keep(sliceBatch(b, s, Math.min(N, s + BATCH)));
     return { theta, acceptRate: f.acceptRate };
   });
   const q = (p: number) => percentile(D, p);

@@ -4,11 +4,11 @@
  * Writes bench/results/foundation.json. Needs NATS (4222) and Redis (6379) for the last two parts.
  */
 import { Redis } from "ioredis";
-import { sliceBatch, type TransitionBatch } from "../learners/transitions";
-import { decodeTransitions, decodeWeights, encodeTransitions, encodeWeights } from "../runtime/codec";
-import { makeLayout } from "../learners/params";
-import { NatsBus } from "../runtime/bus-nats";
-import { RedisReplay, replayKeys } from "../runtime/replay/redis";
+import { sliceBatch, type TransitionBatch } from "../core/batch";
+import { decodeTransitions, decodeWeights, encodeTransitions, encodeWeights } from "../transport/codec";
+import { makeLayout } from "../core/params";
+import { NatsBus } from "../transport/bus-nats";
+import { RedisReplay, replayKeys } from "../transport/replay-redis";
 import { median, percentile, recordTransitions, writeResult } from "./util";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";

@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { make } from "../envs/index";
-import { mulberry32 } from "../learners/ring";
-import { allocBatch, type TransitionBatch } from "../learners/transitions";
+import { mulberry32 } from "../core/random";
+import { allocBatch, type TransitionBatch } from "../core/batch";
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "results");
 

@@ -1,47 +1,4 @@
-/**
- * IoTIntrusion-v0 — flow-level intrusion response at one site's gateway.
- *
- * Each step one network flow from one of the site's devices reaches the gateway and the
- * agent decides what to do with it. Attacks come as campaigns: a campaign compromises a
- * device (DDoS: several), optionally scans first (the dataset's recon family), then emits
- * its family's flows until the campaign's flow budget is spent or the device is isolated.
- * Floods (kind "flood") fill the gateway queue.
- *
- * Actions (6):
- * | # | action   | effect on this flow                                   | lasting effect |
- * |---|----------|-------------------------------------------------------|----------------|
- * | 0 | allow    | delivered; malicious ⇒ damage                          | — |
- * | 1 | drop     | blocked; malicious ⇒ +tp, benign ⇒ −fp                 | — |
- * | 2 | ratelimit| delivered slowly: damage × (1−cut) and tp × cut if malicious, service cost if benign | device rate-limited for `rateLimitSteps` (same effect on its later allowed flows) |
- * | 3 | isolate  | blocked (+tp / −fp) and −isolateCost                   | device quarantined `isolationSteps`: its campaign stops, its benign traffic is lost (−isolationDowntime per step) |
- * | 4 | verify   | −verifyCost; with prob. `verifyRevealProb` the truth is revealed: malicious ⇒ blocked (+tp), benign ⇒ delivered; unrevealed ⇒ delivered (damage if malicious) | verdict shown in the device's `verified_*` flags for `verifiedSteps` |
- * | 5 | escalate | held for an analyst: −escalateCost; malicious ⇒ +tp; benign ⇒ −escalateBenignCost | after `analystDelay` steps the verdict appears in the device's flags and a malicious device is isolated |
- * Every step also costs `stepCost`, and `queueCost × max(0, queue − 0.5)`.
- *
- * Observation (38 float32; INTRUSION_OBS_FIELDS lists the names in order):
- * | index | field                 | meaning |
- * |-------|-----------------------|---------|
- * | 0–13  | flow.*                | the flow's canonical features (traffic.ts), min-max scaled to [0, 1] |
- * | 14–19 | dev_type.*            | one-hot device type: camera, thermostat, smart_plug, sensor_hub, plc, gateway |
- * | 20    | dev_rate_limited      | 1 while the device is rate-limited |
- * | 21    | dev_rate_limit_left   | remaining rate-limit steps / rateLimitSteps |
- * | 22    | dev_recently_released | 1 − (steps since the device left isolation)/isolationSteps, clipped at 0 (0 if never isolated) |
- * | 23    | dev_verified_malicious| 1 if a verification/analyst verdict said malicious (expires after verifiedSteps) |
- * | 24    | dev_verified_benign   | 1 if a verdict said benign (expires after verifiedSteps) |
- * | 25    | dev_escalation_pending| 1 while an escalation on this device awaits the analyst |
- * | 26–28 | hist_decision_1..3    | last 3 decisions on this device's flows, newest first, (action+1)/6; 0 = none |
- * | 29–31 | hist_alert_1..3       | IDS alerts of this device's last 3 flows, newest first (1/0) |
- * | 32    | ids_alert             | noisy signature-IDS alert on this flow (fires w.p. alertTPR on malicious, alertFPR on benign) |
- * | 33    | dev_alert_rate        | EWMA (0.8) of this device's alerts |
- * | 34    | dev_flow_share        | this device's share of recent flows (EWMA counts) |
- * | 35    | gateway_queue         | gateway queue fill in [0, 1] |
- * | 36    | gateway_load          | EWMA (0.8) of the scaled bytes/s of delivered flows |
- * | 37    | isolated_fraction     | fraction of the site's devices isolated now |
- *
- * Info: reset → `{ site, current }`; step → the acted-on flow's truth at top level
- * (`label` 0/1, `family`, `datasetLabel`, `deviceId`, `deviceType`, `site`, `action`) plus
- * `current` (truth of the flow now in the observation) and `rewardParts`.
- */
+/** IoTIntrusion-v0: flow-level intrusion response at one site's gateway. The spec (actions, rewards, observation fields, info) is envs/iot/README.md. */
 import type { Env, Info, ResetOptions, ResetResult, StepResult } from "../types";
 import { BENIGN, PROFILES, familyPrior, type DatasetId, type DatasetProfile, type FamilyKind, type Source } from "./families";
 import { Rng } from "./rng";

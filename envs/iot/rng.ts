@@ -1,3 +1,5 @@
+import { Random } from "../../core/random";
+
 /**
  * Seeded random numbers for the IoT envs. Every draw in envs/iot goes through an `Rng`
  * instance that the caller owns and passes around; there is no module-level state.
@@ -6,32 +8,17 @@
  * Gamma uses Marsaglia & Tsang (2000) with the `U^(1/a)` boost for shape < 1,
  * Dirichlet normalises independent Gamma(α_i, 1) draws.
  */
-export class Rng {
-  private a: number;
+export class Rng extends Random {
   private spare: number | null = null;
 
   constructor(seed: number) {
-    this.a = (seed >>> 0) ^ 0x9e3779b9;
+    super((seed >>> 0) ^ 0x9e3779b9);
     // warm up so nearby seeds diverge quickly
     for (let i = 0; i < 4; i++) this.next();
   }
 
-  /** Uniform in [0, 1) (mulberry32). */
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();
-  }
-
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
   }
 
   bernoulli(p: number): boolean {

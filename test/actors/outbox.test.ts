@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { Outbox } from "../../actors/outbox";
-import { InProcessBus } from "../../runtime/bus-inproc";
-import { NatsBus } from "../../runtime/bus-nats";
-import { TRANSITION_REPLY } from "../../runtime/subjects";
+import { Outbox } from "../../transport/outbox";
+import { InProcessBus } from "../../transport/bus-inproc";
+import { NatsBus } from "../../transport/bus-nats";
+import { TRANSITION_REPLY } from "../../transport/subjects";
 
 const SUBJECT = "fedrl.outbox-test.transitions.a-0";
 const bytes = (i: number) => new Uint8Array([i & 255, (i >> 8) & 255]);

@@ -3,11 +3,11 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DqnAgent } from "../../learners/dqn/agent";
-import { dirHandler } from "../../learners/dqn/checkpoint";
-import type { DqnConfigInput } from "../../learners/dqn/config";
-import { Rng } from "../../learners/dqn/learning";
-import { syntheticBatch, type TransitionBatch } from "../../learners/transitions";
+import { DqnAgent } from "../../algorithms/dqn/agent";
+import { dirHandler } from "../../algorithms/dqn/checkpoint";
+import type { DqnConfigInput } from "../../algorithms/dqn/config";
+import { Random as Rng } from "../../core/random";
+import { syntheticBatch, type TransitionBatch } from "../../core/batch";
 
 function batches(count: number, n: number, obsDim: number, A: number, seed: number): TransitionBatch[] {
   const rng = new Rng(seed);

@@ -1,11 +1,13 @@
 import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
-import { DqnAgent } from "../../learners/dqn/agent";
-import { parseDqnConfig } from "../../learners/dqn/config";
-import { NStepAccumulator, huberLossGrad, Rng, type Transition } from "../../learners/dqn/learning";
-import { QNetwork } from "../../learners/dqn/network";
-import { allocBatch, syntheticBatch, type TransitionBatch } from "../../learners/transitions";
-import { EpsilonTracker, epsilonAt } from "../../learners/schedule";
+import { DqnAgent } from "../../algorithms/dqn/agent";
+import { parseDqnConfig } from "../../algorithms/dqn/config";
+import { NStepAccumulator, huberLossGrad } from "../../algorithms/dqn/learning";
+import { Random as Rng } from "../../core/random";
+import type { Transition } from "../../core/batch";
+import { QNetwork } from "../../algorithms/dqn/network";
+import { allocBatch, syntheticBatch, type TransitionBatch } from "../../core/batch";
+import { EpsilonTracker, epsilonAt } from "../../algorithms/schedule";
 
 /** obs 2 → hidden [2] → 2 actions; dense0 = identity so h = relu(x). */
 const ID0 = [1, 0, 0, 1, 0, 0];

@@ -3,10 +3,10 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DqnAgent, resolveEngine } from "../../learners/dqn/agent";
-import { parseDqnConfig, type DqnConfigInput } from "../../learners/dqn/config";
-import { Rng } from "../../learners/dqn/learning";
-import { allocBatch, type TransitionBatch } from "../../learners/transitions";
+import { DqnAgent, resolveEngine } from "../../algorithms/dqn/agent";
+import { parseDqnConfig, type DqnConfigInput } from "../../algorithms/dqn/config";
+import { Random as Rng } from "../../core/random";
+import { allocBatch, type TransitionBatch } from "../../core/batch";
 
 function batches(count: number, n: number, seed: number): TransitionBatch[] {
   const rng = new Rng(seed);

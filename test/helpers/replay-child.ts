@@ -1,7 +1,7 @@
 // Child process for the two-process persistence test: insert or report, then exit.
 import { Redis } from "ioredis";
-import { RedisReplay } from "../../runtime/replay/redis";
-import { allocBatch } from "../../learners/transitions";
+import { RedisReplay } from "../../transport/replay-redis";
+import { allocBatch } from "../../core/batch";
 
 const [mode, run, url] = process.argv.slice(2);
 const redis = new Redis(url!);

@@ -4,7 +4,7 @@
  * Checks: observation size and type, finite observations/rewards, determinism under a seed,
  * TimeLimit truncation via `make`, valid/invalid actions.
  */
-import { mulberry32 } from "../../learners/ring";
+import { mulberry32 } from "../../core/random";
 import { expect } from "chai";
 import { make, type EnvOptions } from "../../envs/index";
 

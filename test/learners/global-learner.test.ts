@@ -1,14 +1,15 @@
 import { expect } from "chai";
-import { GlobalLearner } from "../../learners/global-learner";
-import { allocBatch } from "../../learners/transitions";
-import { InProcessBus } from "../../runtime/bus-inproc";
-import { StepClock } from "../../runtime/clock";
-import { encodeTransitions } from "../../runtime/codec";
-import { parseExperiment } from "../../runtime/config";
-import { MemoryMetrics } from "../../runtime/metrics";
-import { MemoryReplay } from "../../runtime/replay/memory";
-import { subjectsFor, TRANSITION_REPLY } from "../../runtime/subjects";
-import { createAgent } from "../../runtime/agents";
+import { allocBatch } from "../../core/batch";
+import { InProcessBus } from "../../transport/bus-inproc";
+import { StepClock } from "../../core/clock";
+import { encodeTransitions } from "../../transport/codec";
+import { parseExperiment } from "../../launch/config";
+import { assemble } from "../../launch/assemble";
+import { MemoryMetrics } from "../../core/metrics";
+import { MemoryReplay } from "../../transport/replay-memory";
+import { subjectsFor, TRANSITION_REPLY } from "../../transport/subjects";
+import type { DqnAgent } from "../../algorithms/dqn/agent";
+import type { ReplayStore } from "../../core/replay";
 
 function batch(n: number, offset: number) {
   const b = allocBatch(n, 4);
@@ -20,27 +21,40 @@ function batch(n: number, offset: number) {
   return b;
 }
 
-function setup(replay = new MemoryReplay(10_000, 4, 1), learnerCfg: Record<string, unknown> = {}) {
-  const exp = parseExperiment({ run: "gl-test", clock: "steps", env: { id: "CartPole-v1" }, learner: { filter: { enabled: false }, ...learnerCfg } });
+/** The hybrid recipe's server side alone (learner + aggregation node) over an in-process bus. */
+async function setup(replay: ReplayStore = new MemoryReplay(10_000, 4, 1), learnerCfg: Record<string, unknown> = {}) {
+  const exp = parseExperiment({ run: "gl-test", clock: "steps", env: { id: "CartPole-v1" }, learner: { filter: { name: "none" }, ...learnerCfg } });
   const bus = new InProcessBus();
-  const agent = createAgent(exp, 4, 2, "learner", 1);
-  const learner = new GlobalLearner({ exp, bus, subjects: subjectsFor(exp.run), replay, agent, clock: new StepClock(), metrics: new MemoryMetrics(), obsDim: 4, actionCount: 2, batchSize: 32 });
-  return { exp, bus, agent, learner, replay };
+  const topo = await assemble(exp, { bus, clock: new StepClock(), metrics: () => new MemoryMetrics(), log: () => {}, replay: async () => replay }, { actors: [], server: true });
+  const server = topo.server!;
+  const learner = server.learner!;
+  const agent = server.agent! as DqnAgent;
+  const deliver = (actor: string, data: Uint8Array) => server.link.onTransitions(actor, data, learner.onBatch);
+  return { exp, bus, agent, server, learner, replay, deliver, topo };
 }
 
-describe("GlobalLearner ingest", () => {
+describe("hybrid learner ingest (through the server link)", () => {
   it("a batch delivered twice (a retry whose ack was lost) is acknowledged again but stored once", async () => {
-    const { learner, replay, agent } = setup();
+    const { server, replay, deliver, topo } = await setup();
     const msg = encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq: 7, ts: 1000, batch: batch(50, 0) });
-    expect(await learner.onTransitions("actor-0", msg)).to.equal(true);
-    expect(await learner.onTransitions("actor-0", msg)).to.equal(true);
-    expect(learner.counters.duplicates).to.equal(1);
+    expect(await deliver("actor-0", msg)).to.equal(true);
+    expect(await deliver("actor-0", msg)).to.equal(true);
+    expect(server.link.stats().duplicates).to.equal(1);
     expect(await replay.size()).to.equal(50);
     // the same seq from a restarted actor (a new ts) is a new batch
     const again = encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq: 7, ts: 2000, batch: batch(50, 1) });
-    expect(await learner.onTransitions("actor-0", again)).to.equal(true);
+    expect(await deliver("actor-0", again)).to.equal(true);
     expect(await replay.size()).to.equal(100);
-    agent.dispose();
+    topo.dispose();
+  });
+
+  it("a batch whose payload names another actor than its subject is refused and counted", async () => {
+    const { server, replay, deliver, topo } = await setup();
+    const msg = encodeTransitions({ actor: "actor-1", env: "CartPole-v1", seq: 0, ts: 1, batch: batch(10, 0) });
+    expect(await deliver("actor-0", msg)).to.equal(false);
+    expect(server.rejected.snapshot().byReason.bad_id).to.equal(1);
+    expect(await replay.size()).to.equal(0);
+    topo.dispose();
   });
 
   it("answers a request with ACK once stored, REJECTED when malformed, RETRY when the replay fails", async () => {
@@ -51,28 +65,28 @@ describe("GlobalLearner ingest", () => {
       if (fail) throw new Error("replay down");
       return insert(b);
     };
-    const { learner, bus, agent } = setup(failing);
-    await learner.start();
+    const { server, bus, topo } = await setup(failing);
+    await server.start();
     const subject = subjectsFor("gl-test").transitions("actor-1");
     const msg = encodeTransitions({ actor: "actor-1", env: "CartPole-v1", seq: 0, ts: 5, batch: batch(20, 3) });
     expect((await bus.request(subject, msg))[0]).to.equal(TRANSITION_REPLY.RETRY);
-    expect(learner.rejected.snapshot().byReason.replay_error).to.equal(1);
+    expect(server.rejected.snapshot().byReason.replay_error).to.equal(1);
     fail = false;
     expect((await bus.request(subject, msg))[0]).to.equal(TRANSITION_REPLY.ACK);
     expect(await failing.size()).to.equal(20);
     const bad = msg.slice();
     bad[bad.length - 3]! ^= 0xff;
     expect((await bus.request(subject, bad))[0]).to.equal(TRANSITION_REPLY.REJECTED);
-    await learner.stop();
+    await server.stop();
     await bus.close();
-    agent.dispose();
+    topo.dispose();
   });
 });
 
-describe("GlobalLearner replay ratio", () => {
+describe("hybrid learner replay ratio", () => {
   it("makes one update per 1/replayRatio accepted transitions, carries fractions, and counts what the cap cuts", async () => {
-    const { learner, agent } = setup(undefined, { replayRatio: 0.25, updatesPerTick: 30, warmup: 64 });
-    const send = (seq: number, n: number) => learner.onTransitions("actor-0", encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq, ts: 1, batch: batch(n, seq) }));
+    const { learner, deliver, topo } = await setup(undefined, { replayRatio: 0.25, updatesPerTick: 30, warmup: 64 });
+    const send = (seq: number, n: number) => deliver("actor-0", encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq, ts: 1, batch: batch(n, seq) }));
     await send(0, 100); // credit 25
     await learner.tick();
     expect(learner.counters.updates).to.equal(25);
@@ -88,21 +102,22 @@ describe("GlobalLearner replay ratio", () => {
     expect(learner.updatesSkipped).to.equal(70);
     await learner.tick(); // nothing new: no updates
     expect(learner.counters.updates).to.equal(57);
-    agent.dispose();
+    topo.dispose();
   });
 });
 
 describe("merging moves the target network with the online one", () => {
   it("learner: an aggregation round applies θ' ← α·θ' + (1−α)·Σ w_k θ_k to the target", async () => {
-    const { learner, agent, exp } = setup();
-    const a = exp.aggregator.alpha;
+    const { server, agent, topo } = await setup();
+    const a = 0.5; // the hybrid recipe's default α
     const g = agent.getParameters();
     const t0 = agent.getTargetParameters().map((v) => v + 0.01); // make target ≠ online
     agent.setTargetParameters(t0);
     const c1 = g.map((v, i) => v + 0.02 * Math.sin(i)), c2 = g.map((v, i) => v - 0.01 * Math.cos(i));
-    learner.aggregator.offer({ actor: "actor-0", params: c1, samples: 1, receivedAt: 0, layoutHash: agent.layout().hash });
-    learner.aggregator.offer({ actor: "actor-1", params: c2, samples: 1, receivedAt: 0, layoutHash: agent.layout().hash });
-    const r = learner.aggregate();
+    const agg = server.aggregation!;
+    agg.offer("actor-0", { version: 0, samples: 1, layout: agent.layout(), params: c1 });
+    agg.offer("actor-1", { version: 0, samples: 1, layout: agent.layout(), params: c2 });
+    const r = await agg.aggregate();
     expect(r.changed).to.equal(true);
     const w = r.clients.map((c) => c.weight);
     const t = agent.getTargetParameters(), p = agent.getParameters();
@@ -111,6 +126,6 @@ describe("merging moves the target network with the online one", () => {
       expect(t[i]).to.be.closeTo(a * t0[i]! + (1 - a) * mix, 1e-5);
       expect(p[i]).to.be.closeTo(a * g[i]! + (1 - a) * mix, 1e-5);
     }
-    agent.dispose();
+    topo.dispose();
   });
 });

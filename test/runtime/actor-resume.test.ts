@@ -11,7 +11,7 @@ describe("actor process checkpoint", function () {
   this.timeout(120_000);
   it("a restarted actor resumes its model and counters and finishes the same budget", async () => {
     const dir = mkdtempSync(join(tmpdir(), "fedrl-actor-"));
-    const args = (steps: number) => ["--import", "tsx", "runtime/cli.ts", "actor", "--config", "configs/cartpole-local.yaml", "--id", "actor-0", "--set", `budget.stepsPerActor=${steps}`, "--set", `runDir=${dir}`];
+    const args = (steps: number) => ["--import", "tsx", "launch/cli.ts", "actor", "--config", "configs/cartpole-local.yaml", "--id", "actor-0", "--set", `budget.stepsPerActor=${steps}`, "--set", `runDir=${dir}`];
     const env = { ...process.env, NATS_URL: "", REDIS_URL: "" };
     const first = await run(process.execPath, args(2000), { env });
     expect(first.stderr).to.not.contain("resumed");

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { Bus } from "../../runtime/bus";
+import type { Bus } from "../../core/bus";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -1,6 +1,6 @@
 import { busContract, NATS_URL } from "./bus.contract";
-import { InProcessBus } from "../../runtime/bus-inproc";
-import { NatsBus } from "../../runtime/bus-nats";
+import { InProcessBus } from "../../transport/bus-inproc";
+import { NatsBus } from "../../transport/bus-nats";
 
 const shared = new InProcessBus();
 busContract("in-process", async () => shared, true);

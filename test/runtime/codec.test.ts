@@ -4,10 +4,10 @@ import { pack, unpack } from "msgpackr";
 import {
   encodeTransitions, decodeTransitions, encodeWeights, decodeWeights, encodeGlobal, decodeGlobal,
   DEFAULT_LIMITS, type TransitionMessage,
-} from "../../runtime/codec";
-import { CodecError } from "../../runtime/errors";
-import { makeLayout } from "../../learners/params";
-import type { TransitionBatch } from "../../learners/transitions";
+} from "../../transport/codec";
+import { CodecError } from "../../core/errors";
+import { makeLayout } from "../../core/params";
+import type { TransitionBatch } from "../../core/batch";
 
 const f32 = fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 });
 

@@ -1,9 +1,10 @@
+import { RECIPES } from "../../launch/recipes";
 import { expect } from "chai";
 import { mkdtempSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadExperiment, parseExperiment, ConfigError } from "../../runtime/config";
-import { StepClock, WallClock } from "../../runtime/clock";
+import { loadExperiment, parseExperiment, ConfigError } from "../../launch/config";
+import { StepClock, WallClock } from "../../core/clock";
 
 function err(fn: () => unknown): string {
   try { fn(); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; }
@@ -18,9 +19,12 @@ describe("config", () => {
     const e = parseExperiment({});
     expect(e.mode).to.equal("hybrid");
     expect(e.learner.tick).to.deep.equal({ ms: 500, steps: 100 });
-    expect(e.learner.filter).to.deep.equal({ enabled: true, k: 32, theta: 0.15, reservoir: 4096 });
+    expect(e.learner.filter).to.deep.equal({ name: "diversity", k: 32, theta: 0.15, reservoir: 4096 });
     expect(e.aggregator.interval.ms).to.equal(30_000);
-    expect(e.aggregator.alpha).to.equal(0.5);
+    // α and the rule default per recipe (launch/recipes.ts): hybrid trust with α 0.5, fedavg fedavg with α 0
+    expect(e.aggregator.alpha).to.equal(undefined);
+    expect(RECIPES.hybrid!.aggregation).to.include({ rule: "trust", alpha: 0.5 });
+    expect(RECIPES.fedavg!.aggregation).to.include({ rule: "fedavg", alpha: 0 });
     expect(e.actors.weights.ms).to.equal(15_000);
   });
 
@@ -36,13 +40,25 @@ describe("config", () => {
 
   it("applies --set overrides as YAML scalars and rejects bad ones", () => {
     const p = file("ok.yaml", "mode: fedavg\nactors:\n  count: 2\n");
-    const e = loadExperiment(p, ["actors.count=7", "learner.filter.enabled=false", "env.options.site=2"], {});
+    const e = loadExperiment(p, ["actors.count=7", "learner.filter.name=none", "env.options.site=2"], {});
     expect(e.mode).to.equal("fedavg");
     expect(e.actors.count).to.equal(7);
-    expect(e.learner.filter.enabled).to.equal(false);
+    expect(e.learner.filter.name).to.equal("none");
     expect(e.env.options).to.deep.equal({ site: 2 });
     expect(err(() => loadExperiment(p, ["actors.count"], {}))).to.contain("key=value");
     expect(err(() => loadExperiment(p, ["mode=sideways"], {}))).to.contain("mode");
+  });
+
+  it("selects recipe, algorithm, rule and filter by registered name, refusing unknown ones with the valid names", () => {
+    const p = file("names.yaml", "mode: fedavg\n");
+    const e = loadExperiment(p, ["aggregator.rule=median", "algorithm=dqn", "learner.filter.name=diversity"], {});
+    expect(e.aggregator.rule).to.equal("median");
+    expect(err(() => loadExperiment(p, ["aggregator.rule=krum-ish"], {}))).to.contain('aggregator.rule: unknown "krum-ish"; valid: trust, mean, fedavg, median');
+    expect(err(() => loadExperiment(p, ["algorithm=sarsa"], {}))).to.contain('algorithm: unknown "sarsa"; valid: dqn');
+    expect(err(() => loadExperiment(p, ["learner.filter.name=bloom"], {}))).to.contain('learner.filter.name: unknown "bloom"; valid: diversity, none');
+    expect(err(() => loadExperiment(p, ["mode=sideways"], {}))).to.contain('mode: unknown "sideways"; valid: hybrid, fedavg, local');
+    expect(err(() => loadExperiment(p, ["agent.lrr=0.1"], {}))).to.match(/names\.yaml \(with --set\): agent: unknown DQN config key\(s\): "lrr"/);
+    expect(err(() => loadExperiment(p, ["fedavg.round.steps=5"], {}))).to.contain("aggregator.interval");
   });
 
   it("takes NATS_URL and REDIS_URL from the environment", () => {

@@ -2,10 +2,10 @@ import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { MemoryReplay } from "../../runtime/replay/memory";
-import { RedisReplay, replayKeys } from "../../runtime/replay/redis";
-import type { ReplayStore } from "../../runtime/replay/types";
-import { allocBatch, type TransitionBatch } from "../../learners/transitions";
+import { MemoryReplay } from "../../transport/replay-memory";
+import { RedisReplay, replayKeys } from "../../transport/replay-redis";
+import type { ReplayStore } from "../../core/replay";
+import { allocBatch, type TransitionBatch } from "../../core/batch";
 import { REDIS_URL, uid } from "./bus.contract";
 
 const execFileP = promisify(execFile);

@@ -1,0 +1,360 @@
+/**
+ * DQN / Double DQN / Dueling DQN agent with an Acme-like surface:
+ *   selectAction(obs) → observe(transition) → update()  (update() = sample local replay + learnOn(batch))
+ * plus the ParameterHolder contract (flat online weights) and save/restore.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ParamLayout } from "../../core/params";
+import type { ActMode, Agent, Progress, WeightGroups } from "../../core/agent";
+import { TransitionRing } from "../../core/ring";
+import { EpsilonTracker } from "../schedule";
+import { allocBatch, type TransitionBatch } from "../../core/batch";
+import { epsilonScheduleOf, parseDqnConfig, type DqnConfig, type DqnConfigInput } from "./config";
+import { loadLayersParams, saveLayersModel } from "./checkpoint";
+import { adamStep, clipGradNorm, computeTargets, huberLossGrad, NStepAccumulator, softUpdate, type AdamState } from "./learning";
+import { Random as Rng } from "../../core/random";
+import type { Transition } from "../../core/batch";
+import { QNetwork, type Workspace } from "./network";
+import { TfDqnEngine } from "./tf-engine";
+import * as tf from "@tensorflow/tfjs";
+
+/** Which learning engine a config resolves to under the current tfjs backend. */
+export function resolveEngine(c: DqnConfig): "js" | "tf" {
+  if (c.engine !== "auto") return c.engine;
+  let backend = "";
+  try {
+    backend = tf.engine().backendName ?? "";
+  } catch {
+    backend = ""; // no backend initialised yet → js
+  }
+  return !c.dueling && (backend === "wasm" || backend === "tensorflow") && Math.max(...c.hidden) >= 128 ? "tf" : "js";
+}
+
+export interface DqnAgentOptions {
+  obsDim: number;
+  numActions: number;
+  config?: DqnConfigInput;
+}
+
+export interface LearnResult {
+  loss: number;
+  /** global gradient norm before clipping */
+  gradNorm: number;
+}
+
+interface Buffers {
+  ws: Workspace;
+  wsA: Workspace;
+  wsB: Workspace;
+  y: Float32Array;
+  dQ: Float32Array;
+}
+
+const STATE_VERSION = 1;
+
+export class DqnAgent implements Agent {
+  readonly config: DqnConfig;
+  readonly obsDim: number;
+  readonly numActions: number;
+  readonly net: QNetwork;
+  private params: Float32Array;
+  private target: Float32Array;
+  private readonly grads: Float32Array;
+  private readonly adam: AdamState;
+  private readonly replay: TransitionRing;
+  private readonly nstep: NStepAccumulator;
+  private readonly rng: Rng;
+  private readonly eps: EpsilonTracker;
+  private readonly ws1: Workspace;
+  private readonly bufs = new Map<number, Buffers>();
+  private sampleBatch: TransitionBatch;
+  private gammaN: number;
+  /** tfjs learning engine when config.engine resolves to "tf" (then params mirror its weights) */
+  private readonly tfe: TfDqnEngine | null;
+  readonly engine: "js" | "tf";
+  /** env steps observed */
+  steps = 0;
+  /** episodes finished */
+  episodes = 0;
+  /** gradient steps taken */
+  updates = 0;
+  private stepsSinceLearn = 0;
+
+  constructor(opts: DqnAgentOptions) {
+    this.config = parseDqnConfig(opts.config ?? {});
+    const c = this.config;
+    this.obsDim = opts.obsDim;
+    this.numActions = opts.numActions;
+    this.net = new QNetwork({ obsDim: opts.obsDim, numActions: opts.numActions, hidden: c.hidden, dueling: c.dueling });
+    this.rng = new Rng(c.seed * 0x9e3779b1 + 1);
+    this.params = this.net.init(this.rng.next);
+    this.target = this.params.slice();
+    this.grads = new Float32Array(this.net.size);
+    this.adam = { m: new Float32Array(this.net.size), v: new Float32Array(this.net.size), t: 0 };
+    this.replay = new TransitionRing(c.replayCapacity, opts.obsDim);
+    this.nstep = new NStepAccumulator(c.nStep, c.gamma);
+    this.eps = new EpsilonTracker(epsilonScheduleOf(c));
+    this.ws1 = this.net.workspace(1);
+    this.sampleBatch = allocBatch(c.batchSize, opts.obsDim);
+    this.gammaN = Math.pow(c.gamma, c.nStep);
+    this.engine = resolveEngine(c);
+    if (this.engine === "tf" && c.dueling) throw new Error("DQN config: engine \"tf\" does not support dueling; use \"js\"");
+    this.tfe = this.engine === "tf"
+      ? new TfDqnEngine(this.net, this.params, { double: c.algorithm === "double", gammaN: this.gammaN, lr: c.lr, beta1: c.adamBeta1, beta2: c.adamBeta2, eps: c.adamEps, huberDelta: c.huberDelta, maxGradNorm: c.maxGradNorm })
+      : null;
+  }
+
+  // ---- acting -------------------------------------------------------------------------------
+
+  get epsilon(): number {
+    return this.eps.value;
+  }
+
+  /** ε-greedy action. */
+  selectAction(obs: ArrayLike<number>): number {
+    if (this.rng.next() < this.eps.value) return this.rng.int(this.numActions);
+    return this.net.argmax(this.params, obs, this.ws1);
+  }
+
+  act(obs: ArrayLike<number>, mode: ActMode): number {
+    return mode === "greedy" ? this.greedyAction(obs) : this.selectAction(obs);
+  }
+
+  progress(): Progress {
+    return { steps: this.steps, episodes: this.episodes, updates: this.updates, epsilon: this.eps.value };
+  }
+
+  greedyAction(obs: ArrayLike<number>): number {
+    return this.net.argmax(this.params, obs, this.ws1);
+  }
+
+  /** Q(obs, ·) from the online network (copy). */
+  qValues(obs: ArrayLike<number>, which: "online" | "target" = "online"): Float32Array {
+    const x = Float32Array.from({ length: this.obsDim }, (_, i) => obs[i]!);
+    return this.net.forward(which === "online" ? this.params : this.target, x, 1, this.ws1).slice(0, this.numActions);
+  }
+
+  /** Record one env transition: n-step accumulation → local replay; ends episodes (ε decay). */
+  observe(t: Transition): void {
+    for (const u of this.nstep.push(t)) this.replay.push(u.obs, u.action, u.reward, u.nextObs, u.terminated, u.truncated);
+    this.steps++;
+    this.stepsSinceLearn++;
+    this.eps.onStep();
+    if (t.terminated || t.truncated) {
+      this.episodes++;
+      this.eps.onEpisodeEnd();
+    }
+  }
+
+  /** Insert already-formed transitions (e.g. received from elsewhere) into the local replay. */
+  insert(batch: TransitionBatch): void {
+    this.replay.insert(batch);
+  }
+
+  get replaySize(): number {
+    return this.replay.size;
+  }
+
+  /** Learn if due (every `learnEvery` env steps once the replay holds `learningStarts` rows). */
+  update(): LearnResult | null {
+    const c = this.config;
+    if (this.stepsSinceLearn < c.learnEvery || this.replay.size < Math.max(c.learningStarts, 1)) return null;
+    this.stepsSinceLearn = 0;
+    let r: LearnResult | null = null;
+    for (let k = 0; k < c.gradientSteps; k++) r = this.learnOn(this.replay.sample(c.batchSize, this.rng.int, this.sampleBatch));
+    return r;
+  }
+
+  // ---- learning -----------------------------------------------------------------------------
+
+  /** One gradient step on a batch (local replay sample or one drawn from a shared replay). */
+  learnOn(b: TransitionBatch): LearnResult {
+    const c = this.config, A = this.numActions;
+    if (b.obsDim !== this.obsDim) throw new Error(`learnOn: batch obsDim ${b.obsDim} != agent obsDim ${this.obsDim}`);
+    if (this.tfe) return this.learnOnTf(b);
+    const k = this.buffers(b.n);
+    // 1. TD targets y = r + γⁿ (1 − terminated) Q_target(s', a*)   (a* from the online net for Double DQN)
+    computeTargets(this.net, c.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y);
+    // 2. Q(s, ·) and the Huber loss gradient at the taken actions
+    const q = this.net.forward(this.params, b.obs, b.n, k.ws);
+    const loss = huberLossGrad(q, b.actions, k.y, b.n, A, c.huberDelta, k.dQ);
+    // 3. backprop, clip the global norm, Adam
+    this.net.backward(this.params, b.obs, b.n, k.ws, k.dQ, this.grads);
+    const gradNorm = clipGradNorm(this.grads, c.maxGradNorm);
+    adamStep(this.params, this.grads, this.adam, c.lr, c.adamBeta1, c.adamBeta2, c.adamEps);
+    // 4. target network: hard copy or Polyak average every `targetUpdateEvery` updates
+    this.updates++;
+    if (this.updates % c.targetUpdateEvery === 0) {
+      if (c.targetUpdate === "hard") this.target.set(this.params);
+      else softUpdate(this.target, this.params, c.tau);
+    }
+    return { loss, gradNorm };
+  }
+
+  /** Agent.learn: one gradient step on a batch from a shared replay. */
+  learn(b: TransitionBatch): LearnResult {
+    return this.learnOn(b);
+  }
+
+  /** The same step in tfjs ops (tf-engine.ts), then the online weights are copied back for acting. */
+  private learnOnTf(b: TransitionBatch): LearnResult {
+    const c = this.config, tfe = this.tfe!;
+    const [loss, gradNorm] = tfe.learnOn(b);
+    this.updates++;
+    if (this.updates % c.targetUpdateEvery === 0) tfe.updateTarget(c.targetUpdate === "hard", c.tau);
+    this.params.set(tfe.getParameters());
+    return { loss, gradNorm };
+  }
+
+  /** The TD targets learnOn would regress to for this batch (copy; for tests and diagnostics). */
+  tdTargets(b: TransitionBatch): Float32Array {
+    if (this.tfe) this.target.set(this.tfe.getTarget());
+    const k = this.buffers(b.n);
+    return computeTargets(this.net, this.config.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y).slice(0, b.n);
+  }
+
+  private buffers(n: number): Buffers {
+    let k = this.bufs.get(n);
+    if (!k) {
+      if (this.bufs.size > 8) this.bufs.clear();
+      k = { ws: this.net.workspace(n), wsA: this.net.workspace(n), wsB: this.net.workspace(n), y: new Float32Array(n), dQ: new Float32Array(n * this.numActions) };
+      this.bufs.set(n, k);
+    }
+    return k;
+  }
+
+  // ---- parameters ---------------------------------------------------------------------------
+
+  layout(): ParamLayout {
+    return this.net.layout;
+  }
+
+  /** Copies of both networks: `online` (shipped) and `target` (moves with it on a merge). */
+  weights(): WeightGroups {
+    return { online: this.getParameters(), target: this.getTargetParameters() };
+  }
+
+  setWeights(w: WeightGroups): void {
+    if (w.online) this.setParameters(w.online);
+    if (w.target) this.setTargetParameters(w.target);
+  }
+
+  /** Copy of the online network's flat weights. */
+  getParameters(): Float32Array {
+    return this.params.slice();
+  }
+
+  /** Replace the online weights (the target network is untouched; see syncTarget). */
+  setParameters(p: Float32Array): void {
+    if (!(p instanceof Float32Array) || p.length !== this.net.size) throw new Error(`setParameters: expected Float32Array of ${this.net.size}, got ${p?.length}`);
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setParameters: non-finite value at ${i}`);
+    this.params.set(p);
+    this.tfe?.setParameters(p);
+  }
+
+  getTargetParameters(): Float32Array {
+    if (this.tfe) this.target.set(this.tfe.getTarget());
+    return this.target.slice();
+  }
+
+  /** Replace the target network's weights (merging a global model into both networks). */
+  setTargetParameters(p: Float32Array): void {
+    if (!(p instanceof Float32Array) || p.length !== this.net.size) throw new Error(`setTargetParameters: expected Float32Array of ${this.net.size}, got ${p?.length}`);
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setTargetParameters: non-finite value at ${i}`);
+    this.target.set(p);
+    this.tfe?.setTarget(p);
+  }
+
+  /** θ' ← θ */
+  syncTarget(): void {
+    this.target.set(this.params);
+    this.tfe?.setTarget(this.params);
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------------
+
+  /**
+   * Writes model.json + weights.bin (online net, tfjs layers format), target.bin, adam_m.bin,
+   * adam_v.bin (raw little-endian float32) and state.json (config, counters, ε, RNG, Adam step).
+   * The replay contents are not saved.
+   */
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    if (this.tfe) {
+      this.target.set(this.tfe.getTarget());
+      const a = this.tfe.getAdam();
+      this.adam.m.set(a.m);
+      this.adam.v.set(a.v);
+      this.adam.t = a.t;
+    }
+    await saveLayersModel(this.net, this.params, dir);
+    const f32 = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+    await writeFile(join(dir, "target.bin"), f32(this.target));
+    await writeFile(join(dir, "adam_m.bin"), f32(this.adam.m));
+    await writeFile(join(dir, "adam_v.bin"), f32(this.adam.v));
+    const state = {
+      version: STATE_VERSION,
+      obsDim: this.obsDim,
+      numActions: this.numActions,
+      layoutHash: this.net.layout.hash,
+      config: this.config,
+      steps: this.steps,
+      episodes: this.episodes,
+      updates: this.updates,
+      stepsSinceLearn: this.stepsSinceLearn,
+      adamStep: this.adam.t,
+      epsilon: this.eps.value,
+      epsilonSteps: this.eps.stepCount,
+      rngState: this.rng.state,
+    };
+    await writeFile(join(dir, "state.json"), JSON.stringify(state, null, 2));
+    await writeFile(join(dir, "config.json"), JSON.stringify(this.config, null, 2));
+  }
+
+  /** Restore everything save() wrote into this agent (same obs/action sizes and network layout). */
+  async restore(dir: string): Promise<void> {
+    const s = JSON.parse(await readFile(join(dir, "state.json"), "utf8"));
+    if (s.version !== STATE_VERSION) throw new Error(`checkpoint ${dir}: state version ${s.version} unsupported`);
+    if (s.obsDim !== this.obsDim || s.numActions !== this.numActions || s.layoutHash !== this.net.layout.hash)
+      throw new Error(`checkpoint ${dir}: network (${s.obsDim}→${s.numActions}, layout ${s.layoutHash}) does not match agent (${this.obsDim}→${this.numActions}, layout ${this.net.layout.hash})`);
+    const readF32 = async (name: string) => {
+      const b = await readFile(join(dir, name));
+      const a = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      if (a.length !== this.net.size) throw new Error(`checkpoint ${dir}: ${name} has ${a.length} floats, expected ${this.net.size}`);
+      return a;
+    };
+    this.params.set(await loadLayersParams(this.net, dir));
+    this.target.set(await readF32("target.bin"));
+    this.adam.m.set(await readF32("adam_m.bin"));
+    this.adam.v.set(await readF32("adam_v.bin"));
+    this.adam.t = s.adamStep;
+    this.steps = s.steps;
+    this.episodes = s.episodes;
+    this.updates = s.updates;
+    this.stepsSinceLearn = s.stepsSinceLearn;
+    this.eps.restore(s.epsilon, s.epsilonSteps);
+    this.rng.state = s.rngState >>> 0;
+    this.nstep.clear();
+    if (this.tfe) {
+      this.tfe.setParameters(this.params);
+      this.tfe.setTarget(this.target);
+      this.tfe.setAdam(this.adam);
+    }
+  }
+
+  /** A new agent from a checkpoint directory (config from state.json). */
+  static async load(dir: string): Promise<DqnAgent> {
+    const s = JSON.parse(await readFile(join(dir, "state.json"), "utf8"));
+    const agent = new DqnAgent({ obsDim: s.obsDim, numActions: s.numActions, config: s.config });
+    await agent.restore(dir);
+    return agent;
+  }
+
+  /** Releases buffers and the tf engine's variables. */
+  dispose(): void {
+    this.tfe?.dispose();
+    this.bufs.clear();
+    this.replay.clear();
+  }
+}

@@ -1,0 +1,27 @@
+import type { TransitionBatch } from "./batch";
+
+export interface ReplayStats {
+  kind: "memory" | "redis";
+  size: number;
+  capacity: number;
+  /** Transitions ever inserted (by every client). */
+  inserted: number;
+  obsDim: number;
+  /** Rows read back that failed validation and were skipped. */
+  corruptRows: number;
+}
+
+/** A fixed-capacity FIFO replay of transitions, sampled uniformly with replacement. */
+export interface ReplayStore {
+  readonly kind: "memory" | "redis";
+  readonly capacity: number;
+  readonly obsDim: number;
+  /** Appends the batch; returns the total number of transitions ever inserted. */
+  insert(batch: TransitionBatch): Promise<number>;
+  /** n transitions drawn uniformly with replacement. Rejects when the replay is empty. */
+  sample(n: number): Promise<TransitionBatch>;
+  size(): Promise<number>;
+  clear(): Promise<void>;
+  stats(): Promise<ReplayStats>;
+  close(): Promise<void>;
+}

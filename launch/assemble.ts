@@ -1,0 +1,243 @@
+/**
+ * The one assembly of a run's topology from its experiment and recipe, used by the embedded run
+ * (everything in one process), `fedrl learner` (the server side) and `fedrl actor` (one actor).
+ * Connections, the clock and metrics sinks are passed in; nodes get only their own config slice.
+ */
+import { join } from "node:path";
+import { make } from "../envs/index";
+import { VectorEnv } from "../envs/vector";
+import { algorithmNamed } from "../algorithms/registry";
+import { WeightsStore, type Agent, type AlgorithmBuilder, type Space } from "../core/agent";
+import type { Bus } from "../core/bus";
+import type { Clock } from "../core/clock";
+import { RejectionCounter } from "../core/errors";
+import type { MetricsSink } from "../core/metrics";
+import type { ReplayStore } from "../core/replay";
+import { aggregatorNamed } from "../federation/aggregators";
+import { filterNamed } from "../federation/filter";
+import { Actor } from "../nodes/actor";
+import { AggregationNode } from "../nodes/aggregation";
+import { GlobalState, Publisher } from "../nodes/global";
+import { Learner } from "../nodes/learner";
+import { BusDownlink, BusServerLink, BusUplink } from "../transport/links";
+import { openReplay } from "../transport/open";
+import { subjectsFor } from "../transport/subjects";
+import { ConfigError, runDirOf, type Experiment } from "./config";
+import { recipeOf, type Recipe } from "./recipes";
+
+export type Log = (line: string) => void;
+
+export function actorId(exp: Experiment, i: number): string {
+  return `${exp.actors.idPrefix}-${i}`;
+}
+
+/** Index of an actor id made by actorId (for per-actor seeds and sites); a foreign id hashes. */
+export function actorIndex(exp: Experiment, id: string): number {
+  const m = new RegExp(`^${exp.actors.idPrefix}-(\\d+)$`).exec(id);
+  if (m) return Number(m[1]);
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return 1000 + (h % 100_000);
+}
+
+export function envSpace(exp: Experiment): Space {
+  const env = make(exp.env.id, { ...exp.env.options });
+  const r = { obsDim: env.observationSize, actionCount: env.actionCount };
+  env.close?.();
+  return r;
+}
+
+export function makeActorEnvs(exp: Experiment, index: number): VectorEnv {
+  const site = exp.env.perActorSite ? { site: index % exp.actors.count, sites: exp.actors.count } : {};
+  return VectorEnv.create(exp.env.numEnvs, () => make(exp.env.id, { ...exp.env.options, ...site }));
+}
+
+function seedOf(exp: Experiment, index: number) {
+  return { env: exp.seed * 1_000_003 + index * 10_007, agent: exp.seed * 1000 + index + 1 };
+}
+
+/** The algorithm of a run, its parsed hyperparameters per role, the run's common initial weights. */
+export function algorithmOf(exp: Experiment, space: Space) {
+  const builder = algorithmNamed(exp.algorithm);
+  const parse = (raw: Record<string, unknown>, key: string) => {
+    try {
+      return builder.parseConfig(raw);
+    } catch (e) {
+      throw new ConfigError(`${key}: ${(e as Error).message}`);
+    }
+  };
+  const actorConfig = parse(exp.agent, "agent");
+  const learnerConfig = parse({ ...exp.agent, ...exp.learnerAgent }, "learnerAgent/agent");
+  return { builder, actorConfig, learnerConfig, init: builder.initialWeights(space, actorConfig, exp.seed) };
+}
+
+/** The run's replay, opened lazily by assemble (Redis when transport.redis is set, else memory), and what closes it. */
+export function runReplay(exp: Experiment): { open: (space: Space) => Promise<ReplayStore>; opened(): ReplayStore | null; close(): Promise<void> } {
+  let handle: Awaited<ReturnType<typeof openReplay>> | null = null;
+  return {
+    open: async (space) => {
+      handle = await openReplay(exp.transport.redis, { run: exp.run, capacity: exp.learner.replay.capacity, obsDim: space.obsDim, seed: exp.seed + 99, clearOnStart: exp.learner.replay.clearOnStart });
+      return handle.replay;
+    },
+    opened: () => handle?.replay ?? null,
+    close: async () => handle?.close(),
+  };
+}
+
+export interface AssembleDeps {
+  /** Needed unless the recipe is local. */
+  bus?: Bus;
+  /** Opens the replay (the hybrid learner only). */
+  replay?: (space: Space) => Promise<ReplayStore>;
+  clock: Clock;
+  metrics: (component: string) => MetricsSink;
+  log: Log;
+}
+
+export interface AssembleWhat {
+  actors: readonly string[];
+  /** The recipe's server side (learner and/or aggregation node). */
+  server: boolean;
+  /** Checkpoint directories under the run dir (process mode); the embedded run checkpoints nothing. */
+  checkpoints?: boolean;
+}
+
+export interface Server {
+  global: GlobalState;
+  link: BusServerLink;
+  learner: Learner | null;
+  aggregation: AggregationNode | null;
+  publisher: Publisher;
+  /** The agent holding the global model (hybrid), else null. */
+  agent: Agent | null;
+  rejected: RejectionCounter;
+  start(): Promise<void>;
+  /** Stops timers and subscriptions, drains, checkpoints, publishes the final model. */
+  stop(): Promise<void>;
+}
+
+export interface Topology {
+  recipe: Recipe;
+  space: Space;
+  builder: AlgorithmBuilder<unknown>;
+  actors: Actor[];
+  /** The actors' agents, in the same order. */
+  agents: Agent[];
+  server: Server | null;
+  /** An agent acting with the current global model (caller disposes), or null for local runs. */
+  globalAgent(): Agent | null;
+  dispose(): void;
+}
+
+export async function assemble(exp: Experiment, deps: AssembleDeps, what: AssembleWhat): Promise<Topology> {
+  const recipe = recipeOf(exp.mode);
+  const space = envSpace(exp);
+  const { builder, actorConfig, learnerConfig, init } = algorithmOf(exp, space);
+  if (recipe.learner && !builder.offPolicy) throw new ConfigError(`mode ${recipe.name} trains a pooled learner on every actor's experience, which needs an off-policy algorithm; ${builder.name} is on-policy: use mode fedavg or local`);
+  if (recipe.actors && !deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
+  const subjects = subjectsFor(exp.run);
+  const A = exp.actors;
+  const actors: Actor[] = [];
+  const agents: Agent[] = [];
+  let server: Server | null = null;
+  try {
+    // Actors first, so on the step clock their uploads fire before the round that consumes them.
+    for (const id of what.actors) {
+      const index = actorIndex(exp, id);
+      const s = seedOf(exp, index);
+      const agent = builder.makeAgent(space, actorConfig, s.agent, init);
+      agents.push(agent);
+      const ra = recipe.actors;
+      const federation = ra && deps.bus ? {
+        uplink: new BusUplink(deps.bus, subjects, id, exp.env.id, { delivery: ra.shipTransitions ? A.delivery : "publish", window: A.window, maxQueued: A.maxQueuedBatches, ackTimeoutMs: A.ackTimeoutMs, log: deps.log }),
+        downlink: new BusDownlink(deps.bus, subjects, agent.layout(), (l) => deps.log(`${id}: ${l}`)),
+        shipTransitions: ra.shipTransitions,
+        weightsEvery: A.weights,
+        beta: ra.adopt === "replace" || A.merge === "replace" ? 1 : A.blendBeta,
+        shipped: builder.shipped,
+        followers: A.mergeTarget ? builder.followers : [],
+      } : undefined;
+      const actor = new Actor({
+        id, agent, envs: makeActorEnvs(exp, index), clock: deps.clock, metrics: deps.metrics(id), log: deps.log, seed: s.env, federation,
+        // On the step clock batches are cut by steps only, so runs do not depend on machine speed.
+        config: { batchSteps: A.batchSteps, batchMs: deps.clock.kind === "steps" ? Infinity : A.batchMs },
+      });
+      actors.push(actor);
+    }
+    if (what.server && (recipe.learner || recipe.aggregation)) server = await assembleServer(exp, deps, recipe, builder, space, learnerConfig, init, what.checkpoints ?? false);
+  } catch (e) {
+    for (const a of agents) a.dispose();
+    throw e;
+  }
+  return {
+    recipe, space, builder, actors, agents, server,
+    globalAgent: () => {
+      if (!server) return null;
+      return builder.makeAgent(space, actorConfig, 0, server.global.params());
+    },
+    dispose: () => {
+      for (const a of agents) a.dispose();
+      server?.agent?.dispose();
+    },
+  };
+}
+
+async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space, learnerConfig: unknown, init: Float32Array, checkpoints: boolean): Promise<Server> {
+  if (!deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
+  const rejected = new RejectionCounter();
+  const subjects = subjectsFor(exp.run);
+  const agent = recipe.learner ? builder.makeAgent(space, learnerConfig, exp.seed * 1000, init) : null;
+  const global = new GlobalState(agent ?? new WeightsStore(builder.layout(space, learnerConfig), builder.shipped, init), builder.shipped);
+  const link = new BusServerLink(deps.bus, subjects, { obsDim: space.obsDim, actionCount: space.actionCount, layout: global.holder.layout(), maxMessageBytes: exp.learner.maxMessageBytes, rejected, log: deps.log });
+  const L = exp.learner;
+  const metrics = deps.metrics(recipe.learner ? "learner" : "aggregator");
+  let learner: Learner | null = null;
+  // The learner's stats go to its metrics after every publish.
+  const publisher = new Publisher(global, link, deps.clock, async () => {
+    if (learner) metrics.write("learner", await learner.stats());
+  });
+  let replay: ReplayStore | null = null;
+  if (recipe.learner) {
+    if (!deps.replay) throw new Error(`mode ${recipe.name} needs a replay`);
+    replay = await deps.replay(space);
+    const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 });
+    learner = new Learner({
+      agent: agent!, replay, filter, link, global, clock: deps.clock, rejected, log: deps.log,
+      config: { tick: L.tick, updatesPerTick: L.updatesPerTick, replayRatio: L.replayRatio, warmup: L.warmup, batchSize: (learnerConfig as { batchSize: number }).batchSize, warmSample: L.filter.reservoir },
+      checkpointDir: checkpoints ? join(runDirOf(exp), "learner-checkpoint") : undefined,
+    });
+  }
+  let aggregation: AggregationNode | null = null;
+  const ra = recipe.aggregation;
+  if (ra) {
+    const G = exp.aggregator;
+    aggregation = new AggregationNode({
+      rule: aggregatorNamed(G.rule ?? ra.rule), global, clock: deps.clock, metrics, rejected, log: deps.log,
+      config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers },
+      flush: () => link.flush(),
+      onChange: ra.publishOnChange ? () => publisher.publish() : undefined,
+    });
+  }
+  let checkpointTimer: { cancel(): void } | null = null;
+  return {
+    global, link, learner, aggregation, publisher, agent, rejected,
+    async start() {
+      await learner?.start();
+      aggregation?.start();
+      if (recipe.periodicPublish) publisher.start(L.publish);
+      if (learner && checkpoints) checkpointTimer = deps.clock.every(L.checkpoint, () => learner!.checkpoint(), "learner.checkpoint");
+      await link.start(learner ? learner.onBatch : async () => false, (actor, w) => {
+        if (aggregation) aggregation.offer(actor, w);
+      });
+      if (recipe.periodicPublish) await publisher.publish();
+    },
+    async stop() {
+      aggregation?.stop();
+      publisher.stop();
+      checkpointTimer?.cancel();
+      await link.close();
+      await learner?.stop();
+      await publisher.publish().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * Experiment configuration: YAML files under configs/, validated by one zod schema that holds every
+ * default. `--set a.b=value` overrides; unknown keys and wrong types fail naming the key and file.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ALGORITHMS } from "../algorithms/registry";
+import { AGGREGATORS } from "../federation/aggregators";
+import { FILTERS } from "../federation/filter";
+import { RECIPES } from "./recipes";
+
+const token = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, '_' or '-' (1-64 chars)");
+const period = (ms: number, steps: number) =>
+  z.strictObject({ ms: z.number().positive().default(ms), steps: z.number().int().positive().default(steps) }).prefault({});
+
+export const ExperimentSchema = z.strictObject({
+  /** Names the run: NATS subjects, Redis keys, the run directory. */
+  run: token.default("fedrl"),
+  /** The method, a recipe (launch/recipes.ts): hybrid = experience sharing + filter + global learner + aggregation; fedavg; local. */
+  mode: z.string().default("hybrid"),
+  /** The learning algorithm, by its registered name (algorithms/registry.ts). */
+  algorithm: z.string().default("dqn"),
+  seed: z.number().int().nonnegative().default(0),
+  env: z.strictObject({
+    id: z.string().default("CartPole-v1"),
+    options: z.record(z.string(), z.unknown()).default({}),
+    /** Environments each actor steps (vectorised). */
+    numEnvs: z.number().int().min(1).max(256).default(1),
+    /** Give actor i the env option `site: i` and `sites: count` (IoT non-IID sites). */
+    perActorSite: z.boolean().default(false),
+  }).prefault({}),
+  /** The algorithm's hyperparameters (validated by its builder, e.g. algorithms/dqn/config.ts). */
+  agent: z.record(z.string(), z.unknown()).default({}),
+  /** Overrides for the global learner's agent (e.g. a larger learning rate); merged over `agent`. */
+  learnerAgent: z.record(z.string(), z.unknown()).default({}),
+  actors: z.strictObject({
+    count: z.number().int().min(1).max(1024).default(3),
+    idPrefix: token.default("actor"),
+    /** Ship a transition batch every N steps or T ms, whichever first. */
+    batchSteps: z.number().int().min(1).max(65536).default(200),
+    batchMs: z.number().positive().default(1000),
+    /**
+     * ack: each batch is a request the learner answers once it is in the replay; unanswered batches
+     * are retried (window in flight, bounded queue, losses counted). publish: fire and forget.
+     */
+    delivery: z.enum(["ack", "publish"]).default("ack"),
+    window: z.number().int().min(1).max(1024).default(4),
+    maxQueuedBatches: z.number().int().min(1).default(1000),
+    ackTimeoutMs: z.number().int().positive().default(10_000),
+    /** Upload local weights this often. */
+    weights: period(15_000, 3_000),
+    /** How a received global model enters the local one: replace, or blend θ ← β·θ_global + (1−β)·θ_local (FedAvg always replaces). */
+    merge: z.enum(["replace", "blend"]).default("replace"),
+    blendBeta: z.number().min(0).max(1).default(0.5),
+    /** Apply the same merge to the algorithm's follower groups, e.g. DQN's target network (else only the shipped group moves). */
+    mergeTarget: z.boolean().default(true),
+    /** Env steps per second cap (0 = as fast as possible); useful to emulate slow devices. */
+    maxStepsPerSec: z.number().nonnegative().default(0),
+  }).prefault({}),
+  learner: z.strictObject({
+    tick: period(500, 100),
+    /** Gradient steps per tick (when replayRatio is 0), or the most per tick (when it is set). */
+    updatesPerTick: z.number().int().min(0).max(10_000).default(8),
+    /**
+     * Gradient steps per transition accepted into the replay (0 = a fixed updatesPerTick). With K
+     * actors each learning every 4 steps, 0.25 gives the learner K actors' worth of updates, on
+     * either clock. Credit beyond updatesPerTick in one tick is dropped and counted.
+     */
+    replayRatio: z.number().nonnegative().max(64).default(0),
+    /** Publish the global model this often. */
+    publish: period(5_000, 1_000),
+    /** Largest message (wire bytes, and inflated body) the learner accepts. */
+    maxMessageBytes: z.number().int().min(1024).default(4 << 20),
+    /** Start training once the replay holds this many transitions. */
+    warmup: z.number().int().nonnegative().default(1_000),
+    replay: z.strictObject({
+      capacity: z.number().int().positive().default(100_000),
+      /** Clear this run's Redis replay at start (otherwise a restarted learner resumes it). */
+      clearOnStart: z.boolean().default(false),
+    }).prefault({}),
+    filter: z.strictObject({
+      /** Experience filter by name (federation/filter.ts): diversity (the seed's), none. */
+      name: z.string().default("diversity"),
+      k: z.number().int().min(1).max(4096).default(32),
+      theta: z.number().nonnegative().default(0.15),
+      /** In-memory reservoir of reference states mirrored from inserts. */
+      reservoir: z.number().int().min(1).default(4096),
+    }).prefault({}),
+    checkpoint: period(60_000, 20_000),
+  }).prefault({}),
+  aggregator: z.strictObject({
+    /** Rounds (FedAvg: one round per interval, averaging the uploads since the last). */
+    interval: period(30_000, 6_000),
+    /** θ_global ← α·θ_global + (1−α)·mix; default per recipe (hybrid 0.5, fedavg 0). */
+    alpha: z.number().min(0).max(1).optional(),
+    /** Aggregation rule by name (federation/aggregators.ts); default per recipe (hybrid trust, fedavg fedavg). */
+    rule: z.string().optional(),
+    staleAfter: period(90_000, 18_000),
+    /** Apply the same blend to the global model's follower groups (the learner's target network). */
+    mergeTarget: z.boolean().default(true),
+  }).prefault({}),
+  clock: z.enum(["wall", "steps"]).default("wall"),
+  transport: z.strictObject({
+    /** NATS URL; env NATS_URL wins. Unset (and no env) = in-process bus. */
+    nats: z.string().optional(),
+    /** Redis URL; env REDIS_URL wins. Unset (and no env) = in-memory replay. */
+    redis: z.string().optional(),
+  }).prefault({}),
+  budget: z.strictObject({
+    /** Env steps per actor (0 = unlimited). */
+    stepsPerActor: z.number().int().nonnegative().default(0),
+    episodesPerActor: z.number().int().nonnegative().default(0),
+    /** Wall seconds for the whole run (0 = unlimited). */
+    seconds: z.number().nonnegative().default(0),
+    /** The actors' mean-`window` return that counts as solved (recorded as `reached`). */
+    targetReturn: z.number().optional(),
+    /** Stop once targetReturn is reached (it always stops there when no step/episode budget is set). */
+    stopAtTarget: z.boolean().default(false),
+    window: z.number().int().positive().default(100),
+  }).prefault({}),
+  eval: z.strictObject({
+    episodes: z.number().int().nonnegative().default(10),
+    seed: z.number().int().nonnegative().default(100_000),
+  }).prefault({}),
+  /** Where metrics and checkpoints go; default runs/<run>. */
+  runDir: z.string().optional(),
+});
+
+export type Experiment = z.infer<typeof ExperimentSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function formatIssues(err: z.ZodError, source: string): string {
+  return err.issues
+    .map((i) => {
+      const path = i.path.join(".") || "(root)";
+      const keys = (i as { keys?: string[] }).keys;
+      if (i.code === "unrecognized_keys" && keys) return `${source}: unknown key ${keys.map((k) => (path === "(root)" ? k : `${path}.${k}`)).join(", ")}`;
+      return `${source}: ${path}: ${i.message}`;
+    })
+    .join("\n");
+}
+
+/** Parses "a.b.c=value" (value read as YAML, so 3 → number, true → boolean, [1,2] → list). */
+export function applySet(obj: Record<string, unknown>, assignment: string): void {
+  const eq = assignment.indexOf("=");
+  if (eq <= 0) throw new ConfigError(`--set ${assignment}: expected key=value`);
+  const path = assignment.slice(0, eq).split(".");
+  const value = parseYaml(assignment.slice(eq + 1));
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    const next = cur[k];
+    if (next === undefined) cur[k] = {};
+    else if (typeof next !== "object" || next === null || Array.isArray(next)) throw new ConfigError(`--set ${assignment}: ${k} is not a section`);
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+/** Validates a raw object (from YAML or code) into a full Experiment with defaults. */
+export function parseExperiment(raw: unknown, source = "config", sets: string[] = []): Experiment {
+  const obj = (raw ?? {}) as Record<string, unknown>;
+  if (typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError(`${source}: the top level must be a mapping`);
+  const copy = structuredClone(obj);
+  for (const s of sets) applySet(copy, s);
+  const where = sets.length ? `${source} (with --set)` : source;
+  if ("fedavg" in copy) throw new ConfigError(`${where}: the fedavg section is gone: FedAvg rounds are aggregator.interval and uploads actors.weights`);
+  const r = ExperimentSchema.safeParse(copy);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, where));
+  checkNames(r.data, where);
+  return r.data;
+}
+
+/** Names that select a registered component must exist; the algorithm's hyperparameters must parse. */
+function checkNames(exp: Experiment, where: string): void {
+  const known = (what: string, name: string, valid: readonly string[]) => {
+    if (!valid.includes(name)) throw new ConfigError(`${where}: ${what}: unknown "${name}"; valid: ${valid.join(", ")}`);
+  };
+  known("mode", exp.mode, Object.keys(RECIPES));
+  known("algorithm", exp.algorithm, Object.keys(ALGORITHMS));
+  known("learner.filter.name", exp.learner.filter.name, Object.keys(FILTERS));
+  if (exp.aggregator.rule !== undefined) known("aggregator.rule", exp.aggregator.rule, Object.keys(AGGREGATORS));
+  const algo = ALGORITHMS[exp.algorithm]!;
+  for (const [key, raw] of [["agent", exp.agent], ["learnerAgent", { ...exp.agent, ...exp.learnerAgent }]] as const) {
+    try {
+      algo.parseConfig(raw);
+    } catch (e) {
+      throw new ConfigError(`${where}: ${key}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Reads a YAML experiment file, applies --set overrides, NATS_URL / REDIS_URL from the environment. */
+export function loadExperiment(path: string | undefined, sets: string[] = [], env: NodeJS.ProcessEnv = process.env): Experiment {
+  let raw: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
+    }
+  }
+  const exp = parseExperiment(raw, path ?? "defaults", sets);
+  if (env.NATS_URL) exp.transport.nats = env.NATS_URL;
+  if (env.REDIS_URL) exp.transport.redis = env.REDIS_URL;
+  return exp;
+}
+
+export function runDirOf(exp: Experiment): string {
+  return exp.runDir ?? `runs/${exp.run}`;
+}

@@ -1,0 +1,161 @@
+/**
+ * The whole topology in one process: `npm start`, tests and benchmarks. Uses NATS/Redis when the
+ * experiment names them, otherwise the in-process bus and in-memory replay. With `clock: steps`
+ * every timer is driven by env steps (per actor), so results do not depend on machine speed.
+ */
+import { join } from "node:path";
+import { StepClock, WallClock, type Clock } from "../core/clock";
+import { JsonlMetrics, TeeMetrics, type MetricsSink } from "../core/metrics";
+import type { Actor } from "../nodes/actor";
+import type { Learner } from "../nodes/learner";
+import { openBus } from "../transport/open";
+import { assemble, runReplay, type Log, type Server } from "./assemble";
+import { runDirOf, type Experiment } from "./config";
+import { evaluateGreedy } from "./eval";
+
+export interface RunSummary {
+  mode: string;
+  env: string;
+  wallSeconds: number;
+  actors: { id: string; steps: number; episodes: number; mean100: number; returns: number[]; globalVersion: number; bytesSent: number; batchesSent: number; weightsSent: number; updates: number }[];
+  /** The hybrid learner's counters. */
+  learner?: Awaited<ReturnType<Learner["stats"]>>;
+  /** The server side (hybrid and fedavg): rounds, global version, what was published. */
+  server?: { rounds: number; version: number; published: number; publishedBytes: number };
+  /** Greedy evaluation of the global model (hybrid/fedavg) or of the actors' own models averaged (local). */
+  eval: { mean: number; std: number };
+  /** First (actor-mean of mean-`window`) crossing of budget.targetReturn. */
+  reached: { episodesPerActor: number; stepsPerActor: number } | null;
+  /** Mean over actors of their mean-`window` return, after every finished episode round. */
+  curve: { episodesPerActor: number; stepsPerActor: number; mean: number }[];
+}
+
+export interface EmbeddedOptions {
+  log?: Log;
+  /** Called every ~2 s with a status line. */
+  progress?: (line: string) => void;
+  /** Resolves/aborts the run early (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Write JSONL metrics under the run directory (default true). */
+  writeMetrics?: boolean;
+  /** Extra sink (tests, benchmarks). */
+  metrics?: MetricsSink;
+  /** Env steps per actor between yields to the event loop. */
+  chunk?: number;
+  /** Save every agent under the run directory at the end (<actor>-checkpoint, learner-checkpoint). */
+  checkpoint?: boolean;
+}
+
+/** Has an actor (or the slowest of a group) used up its budget? */
+export function budgetSpent(exp: Experiment, steps: number, episodes: number, startedAt: number): boolean {
+  const b = exp.budget;
+  return (b.stepsPerActor > 0 && steps >= b.stepsPerActor) || (b.episodesPerActor > 0 && episodes >= b.episodesPerActor) || (b.seconds > 0 && Date.now() - startedAt >= b.seconds * 1000);
+}
+
+export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): Promise<RunSummary> {
+  const log = opts.log ?? (() => {});
+  const t0 = Date.now();
+  const runDir = runDirOf(exp);
+  const sink = (component: string): MetricsSink => {
+    const sinks: MetricsSink[] = [];
+    if (opts.writeMetrics ?? true) sinks.push(new JsonlMetrics(join(runDir, `${component}.jsonl`), component));
+    if (opts.metrics) sinks.push(opts.metrics);
+    return new TeeMetrics(sinks);
+  };
+  const clock: Clock = exp.clock === "steps" ? new StepClock() : new WallClock((n, e) => log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
+  const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-embedded`, log);
+  const replay = runReplay(exp);
+  const ids = Array.from({ length: exp.actors.count }, (_, i) => `${exp.actors.idPrefix}-${i}`);
+  let topo: Awaited<ReturnType<typeof assemble>> | null = null;
+  try {
+    topo = await assemble(exp, {
+      bus, clock, log, metrics: sink,
+      replay: replay.open,
+    }, { actors: ids, server: true });
+    const { actors, agents, server } = topo;
+    for (const a of actors) await a.start();
+    await server?.start();
+    await bus.flush();
+
+    const chunk = opts.chunk ?? 10;
+    const { budget } = exp;
+    const curve: RunSummary["curve"] = [];
+    let reached: RunSummary["reached"] = null;
+    let lastEpisodes = 0;
+    let lastProgress = Date.now();
+    const stepsDone = () => Math.min(...actors.map((a) => a.steps));
+    const meanOfMeans = () => actors.reduce((s, a) => s + (Number.isNaN(a.meanReturn(budget.window)) ? 0 : a.meanReturn(budget.window)), 0) / actors.length;
+    for (;;) {
+      for (const a of actors) a.stepMany(chunk);
+      if (clock instanceof StepClock) {
+        await bus.flush();
+        await clock.advance(chunk * exp.env.numEnvs);
+      } else await new Promise((r) => setImmediate(r));
+      const episodesPerActor = Math.min(...actors.map((a) => a.episodes));
+      if (episodesPerActor > lastEpisodes) {
+        lastEpisodes = episodesPerActor;
+        const mean = meanOfMeans();
+        curve.push({ episodesPerActor, stepsPerActor: stepsDone(), mean });
+        if (!reached && budget.targetReturn !== undefined && actors.every((a) => a.returns.length >= Math.min(budget.window, 10)) && mean >= budget.targetReturn) {
+          reached = { episodesPerActor, stepsPerActor: stepsDone() };
+          log(`target ${budget.targetReturn} reached at ${episodesPerActor} episodes per actor`);
+        }
+      }
+      if (Date.now() - lastProgress >= 2000) {
+        lastProgress = Date.now();
+        opts.progress?.(await statusLine(actors, server, t0));
+      }
+      const done = opts.signal?.aborted || budgetSpent(exp, stepsDone(), episodesPerActor, t0) ||
+        (reached !== null && (budget.stopAtTarget || (budget.stepsPerActor === 0 && budget.episodesPerActor === 0)));
+      if (done) break;
+    }
+    for (const a of actors) await a.stop();
+    await bus.flush();
+    await server?.stop();
+    if (opts.checkpoint) {
+      for (let i = 0; i < actors.length; i++) await agents[i]!.save(join(runDir, `${actors[i]!.id}-checkpoint`));
+      if (server?.agent) await server.agent.save(join(runDir, "learner-checkpoint", "model"));
+    }
+    let evalResult: { mean: number; std: number };
+    if (server?.agent) evalResult = evaluateGreedy(server.agent, exp);
+    else if (server) {
+      const g = topo.globalAgent()!;
+      evalResult = evaluateGreedy(g, exp);
+      g.dispose();
+    } else {
+      const per = agents.map((a) => evaluateGreedy(a, exp));
+      evalResult = exp.eval.episodes > 0 ? { mean: per.reduce((s, r) => s + r.mean, 0) / per.length, std: per.reduce((s, r) => s + r.std, 0) / per.length } : { mean: NaN, std: NaN };
+    }
+    const links = server?.link.stats();
+    return {
+      mode: exp.mode, env: exp.env.id, wallSeconds: (Date.now() - t0) / 1000,
+      actors: actors.map((a, i) => {
+        const s = a.stats();
+        return { updates: agents[i]!.progress().updates, id: a.id, steps: a.steps, episodes: a.episodes, mean100: a.meanReturn(100), returns: a.returns.slice(), globalVersion: a.globalVersion, bytesSent: s.bytesSent, batchesSent: s.batchesSent, weightsSent: s.weightsSent };
+      }),
+      learner: server?.learner ? await server.learner.stats() : undefined,
+      server: server && links ? { rounds: server.global.round, version: server.global.version, published: links.published, publishedBytes: links.publishedBytes } : undefined,
+      eval: evalResult, reached, curve,
+    };
+  } finally {
+    clock.stop();
+    topo?.dispose();
+    await bus.close();
+    await replay.close();
+  }
+}
+
+const fmt = (x: number | null | undefined, d = 1) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");
+const k = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : String(x));
+
+export async function statusLine(actors: Actor[], server: Server | null, t0: number): Promise<string> {
+  const secs = (Date.now() - t0) / 1000;
+  const steps = actors.reduce((s, a) => s + a.steps, 0);
+  const parts = actors.map((a) => `${a.id} ep ${a.episodes} μ100 ${fmt(a.meanReturn(100))} ε ${fmt(a.stats().epsilon, 2)} g${a.globalVersion}`);
+  let tail = "";
+  if (server?.learner) {
+    const s = await server.learner.stats();
+    tail = ` | learner v${s.version} r${s.round} upd ${k(s.updates)} replay ${k(s.replay.size)} accept ${fmt(100 * s.filter.acceptRate, 0)}% loss ${fmt(s.loss, 3)} rej ${s.rejected.total}`;
+  } else if (server) tail = ` | aggregator round ${server.global.round} v${server.global.version}`;
+  return `[${fmt(secs, 0)}s ${k(steps)} steps ${k(Math.round(steps / Math.max(secs, 1e-9)))}/s] ${parts.join(" · ")}${tail}`;
+}

@@ -1,0 +1,25 @@
+/** Greedy evaluation of an agent on the run's env. */
+import type { Agent } from "../core/agent";
+import { make } from "../envs/index";
+import type { Experiment } from "./config";
+
+/** Mean greedy return over `episodes` episodes with seeds seed, seed+1, … */
+export function evaluateGreedy(agent: Pick<Agent, "act">, exp: Experiment, episodes = exp.eval.episodes, seed = exp.eval.seed): { mean: number; std: number; returns: number[] } {
+  const env = make(exp.env.id, { ...exp.env.options });
+  const returns: number[] = [];
+  for (let e = 0; e < episodes; e++) {
+    let { obs } = env.reset({ seed: seed + e });
+    let ret = 0;
+    for (;;) {
+      const r = env.step(agent.act(obs, "greedy"));
+      ret += r.reward;
+      obs = r.obs;
+      if (r.terminated || r.truncated) break;
+    }
+    returns.push(ret);
+  }
+  env.close?.();
+  const mean = returns.reduce((a, b) => a + b, 0) / Math.max(1, returns.length);
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, returns.length));
+  return { mean, std, returns };
+}

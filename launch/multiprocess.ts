@@ -1,0 +1,76 @@
+/**
+ * `fedrl run` over NATS + Redis: the learner and N actors as child processes (killable one by
+ * one), progress gathered from their heartbeats on the bus, Ctrl-C forwarded so every child
+ * drains and checkpoints.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { openBus } from "../transport/open";
+import type { Experiment } from "./config";
+import { actorId, type Log } from "./assemble";
+import { hasServer, recipeOf } from "./recipes";
+import { subjectsFor } from "../transport/subjects";
+
+const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
+
+export interface MultiProcessOptions {
+  configPath?: string;
+  sets: string[];
+  log: Log;
+  progress: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export function spawnComponent(args: string[], env: NodeJS.ProcessEnv, tag: string, log: Log): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const relay = (buf: Buffer) => {
+    for (const line of buf.toString().split("\n")) if (line.trim()) log(`[${tag}] ${line}`);
+  };
+  child.stdout!.on("data", relay);
+  child.stderr!.on("data", relay);
+  return child;
+}
+
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
+
+export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): Promise<void> {
+  const common = [...(o.configPath ? ["--config", o.configPath] : []), ...o.sets.flatMap((s) => ["--set", s])];
+  const env = { ...process.env, NATS_URL: exp.transport.nats, REDIS_URL: exp.transport.redis ?? "", FEDRL_CHILD: "1" };
+  const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-launcher`);
+  const subjects = subjectsFor(exp.run);
+  const latest = new Map<string, Record<string, unknown>>();
+  bus.subscribe(subjects.allMetrics, (m) => {
+    try {
+      latest.set(m.subject.slice(m.subject.lastIndexOf(".") + 1), JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
+    } catch {
+      /* a malformed heartbeat is only a missing progress line */
+    }
+  });
+  const learner = !hasServer(recipeOf(exp.mode)) ? null : spawnComponent(["learner", ...common], env, "learner", o.log);
+  if (learner) await new Promise((r) => setTimeout(r, 1500)); // let it subscribe before actors publish
+  const actors = Array.from({ length: exp.actors.count }, (_, i) => spawnComponent(["actor", "--id", actorId(exp, i), ...common], env, actorId(exp, i), o.log));
+  const t0 = Date.now();
+  const timer = setInterval(() => {
+    const parts: string[] = [];
+    for (let i = 0; i < exp.actors.count; i++) {
+      const s = latest.get(actorId(exp, i));
+      if (s) parts.push(`${s.actor} ep ${s.episodes} μ100 ${Number(s.mean100).toFixed(1)} g${s.globalVersion}`);
+    }
+    const l = latest.get("learner");
+    const tail = l ? ` | learner v${l.version} r${l.round} upd ${l.updates ?? "-"} replay ${(l.replay as { size?: number } | undefined)?.size ?? "-"} rej ${(l.rejected as { total?: number } | undefined)?.total ?? 0}` : "";
+    o.progress(`[${Math.round((Date.now() - t0) / 1000)}s] ${parts.join(" · ")}${tail}`);
+  }, 2000);
+  const stopAll = () => {
+    for (const c of [...actors, learner]) if (c && c.exitCode === null) c.kill("SIGINT");
+  };
+  o.signal.addEventListener("abort", stopAll, { once: true });
+  const codes = await Promise.all(actors.map(exited));
+  if (learner && learner.exitCode === null) learner.kill("SIGINT");
+  const lcode = learner ? await exited(learner) : 0;
+  clearInterval(timer);
+  await bus.close();
+  o.log(`actors exited with ${codes.join(", ")}; learner with ${lcode}`);
+  if (codes.some((c) => c !== 0) || lcode !== 0) {
+    if (!o.signal.aborted) throw new Error("a component failed (see its log lines above)");
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Separate processes over NATS + Redis: `fedrl learner` (the recipe's server side) and
+ * `fedrl actor --id X` (one actor). Both assemble their part with the same `assemble()` as the
+ * embedded run; only the connections and the wall clock differ.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { WallClock } from "../core/clock";
+import { JsonlMetrics } from "../core/metrics";
+import { openBus } from "../transport/open";
+import { subjectsFor } from "../transport/subjects";
+import { assemble, runReplay, type Log } from "./assemble";
+import { ConfigError, runDirOf, type Experiment } from "./config";
+import { budgetSpent } from "./embedded";
+import { hasServer, recipeOf } from "./recipes";
+
+export interface ProcessOptions {
+  log: Log;
+  signal: AbortSignal;
+}
+
+function requireTransports(exp: Experiment, needRedis: boolean): void {
+  if (!exp.transport.nats) throw new ConfigError("this component talks over NATS: set NATS_URL (or transport.nats in the config)");
+  if (needRedis && !exp.transport.redis) throw new ConfigError("the hybrid learner keeps its replay in Redis: set REDIS_URL (or transport.redis in the config)");
+}
+
+const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
+
+/** `fedrl learner`: the global learner and/or aggregation node, until signalled. */
+export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Promise<void> {
+  const recipe = recipeOf(exp.mode);
+  if (!hasServer(recipe)) throw new ConfigError(`mode ${exp.mode} has no learner process`);
+  requireTransports(exp, recipe.learner);
+  const runDir = runDirOf(exp);
+  const subjects = subjectsFor(exp.run);
+  const clock = new WallClock((n, e) => o.log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
+  const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-learner`, o.log);
+  const replay = runReplay(exp);
+  const metrics = new JsonlMetrics(join(runDir, recipe.learner ? "learner.jsonl" : "aggregator.jsonl"), "learner");
+  const topo = await assemble(exp, {
+    bus, clock, log: o.log, metrics: () => metrics,
+    replay: replay.open,
+  }, { actors: [], server: true, checkpoints: true });
+  const server = topo.server!;
+  await server.start();
+  const store = replay.opened();
+  const replayNote = store ? `, replay ${store.kind} (${await store.size()} transitions)` : "";
+  o.log(`${recipe.learner ? "learner" : "aggregator"} up: run ${exp.run}, mode ${exp.mode}${replayNote}, version ${server.global.version}`);
+  const status = async () => (server.learner ? await server.learner.stats() : { round: server.global.round, version: server.global.version, rejected: server.rejected.snapshot() });
+  const heartbeat = setInterval(() => {
+    void status().then((s) => bus.publish(subjects.metrics("learner"), json(s))).catch(() => {});
+  }, 2000);
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    o.signal.addEventListener("abort", () => resolve(), { once: true });
+    // Alone, the learner honours budget.seconds; under `fedrl run` the launcher stops it after the actors.
+    if (exp.budget.seconds > 0 && !process.env.FEDRL_CHILD) setTimeout(resolve, exp.budget.seconds * 1000);
+  });
+  clearInterval(heartbeat);
+  await server.stop();
+  clock.stop();
+  topo.dispose();
+  await bus.close();
+  await replay.close();
+  o.log("learner stopped (checkpoint written)");
+}
+
+/** `fedrl actor --id X`: one actor until its budget or a signal; resumes its checkpoint if one exists. */
+export async function runActorProcess(exp: Experiment, id: string, o: ProcessOptions): Promise<Record<string, unknown>> {
+  const recipe = recipeOf(exp.mode);
+  if (recipe.actors) requireTransports(exp, false);
+  const subjects = subjectsFor(exp.run);
+  const clock = new WallClock((n, e) => o.log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
+  const bus = recipe.actors ? await openBus(exp.transport.nats, `fedrl-${exp.run}-${id}`, o.log) : undefined;
+  const topo = await assemble(exp, { bus, clock, log: o.log, metrics: (c) => new JsonlMetrics(join(runDirOf(exp), `${c}.jsonl`), c) }, { actors: [id], server: false });
+  const actor = topo.actors[0]!;
+  const agent = topo.agents[0]!;
+  // The actor's only state is its checkpoint: model, optimiser, counters, ε. A restarted actor
+  // resumes it; the global model it then receives (if newer) is merged on top as usual.
+  const checkpointDir = join(runDirOf(exp), `${id}-checkpoint`);
+  if (existsSync(join(checkpointDir, "state.json"))) {
+    await agent.restore(checkpointDir);
+    const p = agent.progress();
+    o.log(`${id}: resumed from ${checkpointDir} (${p.steps} steps${p.epsilon !== undefined ? `, ε ${p.epsilon.toFixed(3)}` : ""})`);
+    actor.resumeAt(p.steps, p.episodes);
+  }
+  await actor.start();
+  let saving = false;
+  const checkpointTimer = clock.every(exp.learner.checkpoint, async () => {
+    if (saving) return;
+    saving = true;
+    try { await agent.save(checkpointDir); } finally { saving = false; }
+  }, `${id}.checkpoint`);
+  const t0 = Date.now();
+  let last = 0;
+  const { budget } = exp;
+  const stepPause = exp.actors.maxStepsPerSec > 0 ? 1000 / exp.actors.maxStepsPerSec : 0;
+  while (!o.signal.aborted) {
+    actor.stepMany(10);
+    if (stepPause > 0) await new Promise((r) => setTimeout(r, stepPause * 10));
+    else await new Promise((r) => setImmediate(r));
+    if (bus && Date.now() - last >= 2000) {
+      last = Date.now();
+      bus.publish(subjects.metrics(id), json(actor.stats()));
+    }
+    const m = actor.meanReturn(budget.window);
+    if (budgetSpent(exp, actor.steps, actor.episodes, t0) || (budget.targetReturn !== undefined && actor.returns.length >= budget.window && m >= budget.targetReturn)) break;
+  }
+  await actor.stop();
+  checkpointTimer.cancel();
+  await agent.save(checkpointDir);
+  const stats = actor.stats();
+  if (bus) {
+    bus.publish(subjects.metrics(id), json({ ...stats, done: true }));
+    await bus.close();
+  }
+  clock.stop();
+  topo.dispose();
+  return stats;
+}

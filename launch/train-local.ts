@@ -1,0 +1,83 @@
+/**
+ * `fedrl train-local`: the `local` recipe with one actor on the step clock, the same config and
+ * `--set` syntax as `fedrl run`. Progress on stderr, episodes in <runDir>/actor-0.jsonl, the
+ * agent's checkpoint in <runDir>/actor-0-checkpoint at the end.
+ */
+import type { EnvOptions } from "../envs/registry";
+import { loadExperiment, parseExperiment, type Experiment } from "./config";
+import { runEmbedded } from "./embedded";
+
+export interface TrainLocalOptions {
+  env: string;
+  envOptions?: EnvOptions;
+  /** The algorithm's hyperparameters (the config's `agent` section). */
+  config?: Record<string, unknown>;
+  seed?: number;
+  maxEpisodes?: number;
+  maxSteps?: number;
+  /** Stop once the mean over `window` episodes reaches this. */
+  targetReturn?: number;
+  window?: number;
+  /** Metrics and the checkpoint go here (nothing written when omitted). */
+  runDir?: string;
+  progress?: (line: string) => void;
+}
+
+export interface TrainSummary {
+  episodes: number;
+  steps: number;
+  updates: number;
+  reachedAt: { episode: number; step: number } | null;
+  finalMean: number;
+  /** Best mean over `window` consecutive episodes (null before `window` episodes). */
+  bestMean: number | null;
+  wallSeconds: number;
+  returns: number[];
+  eval: { mean: number; std: number };
+}
+
+/** The experiment train-local runs: the local recipe, one actor, step clock. */
+export function localExperiment(base: Experiment, o: { env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string }): Experiment {
+  const raw = structuredClone(base) as Record<string, unknown> & Experiment;
+  raw.mode = "local";
+  raw.clock = "steps";
+  raw.actors.count = 1;
+  if (o.env && o.env !== raw.env.id) raw.env = { ...raw.env, id: o.env, options: {} };
+  if (o.seed !== undefined) raw.seed = o.seed;
+  raw.budget = { ...raw.budget, episodesPerActor: o.episodes ?? raw.budget.episodesPerActor, stepsPerActor: o.steps ?? raw.budget.stepsPerActor, window: o.window ?? raw.budget.window, targetReturn: o.target ?? raw.budget.targetReturn, stopAtTarget: true };
+  if (o.runDir) raw.runDir = o.runDir;
+  return parseExperiment(raw, "train-local");
+}
+
+export async function trainLocal(o: TrainLocalOptions): Promise<TrainSummary> {
+  const exp = localExperiment(parseExperiment({ env: { id: o.env, options: o.envOptions ?? {} }, agent: o.config ?? {}, eval: { episodes: 0 } }), {
+    seed: o.seed, episodes: o.maxEpisodes, steps: o.maxSteps, target: o.targetReturn, window: o.window, runDir: o.runDir,
+  });
+  return summarise(exp, await runEmbedded(exp, { writeMetrics: o.runDir !== undefined, checkpoint: o.runDir !== undefined, chunk: 1, progress: o.progress }));
+}
+
+function summarise(exp: Experiment, s: Awaited<ReturnType<typeof runEmbedded>>): TrainSummary {
+  const a = s.actors[0]!;
+  const w = exp.budget.window;
+  const r = a.returns;
+  let bestMean: number | null = null;
+  let sum = 0;
+  for (let i = 0; i < r.length; i++) {
+    sum += r[i]!;
+    if (i >= w) sum -= r[i - w]!;
+    if (i + 1 >= w) bestMean = Math.max(bestMean ?? -Infinity, sum / w);
+  }
+  const tail = r.slice(-w);
+  return {
+    episodes: a.episodes, steps: a.steps, updates: a.updates, returns: r,
+    reachedAt: s.reached ? { episode: s.reached.episodesPerActor, step: s.reached.stepsPerActor } : null,
+    finalMean: tail.length ? tail.reduce((x, y) => x + y, 0) / tail.length : 0, bestMean, wallSeconds: s.wallSeconds, eval: s.eval,
+  };
+}
+
+/** CLI flags of train-local on top of the config (`--config`, `--set`). */
+export async function trainLocalCli(o: { config?: string; sets: string[]; env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string }, progress: (l: string) => void): Promise<{ exp: Experiment; summary: TrainSummary }> {
+  const exp = localExperiment(loadExperiment(o.config, o.sets), o);
+  const s = await runEmbedded(exp, { writeMetrics: true, checkpoint: true, chunk: 1, progress });
+  return { exp, summary: summarise(exp, s) };
+}

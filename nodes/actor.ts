@@ -1,0 +1,203 @@
+/**
+ * An actor: steps its environments and learns locally. With links (the federated recipes) it also
+ * ships transition batches, uploads its shipped weights on a timer and merges the global model it
+ * receives. It sees only the Agent port, the links and the clock: no codec, subjects or NATS.
+ */
+import type { Agent } from "../core/agent";
+import { allocBatch, concatBatches, sliceBatch, type TransitionBatch } from "../core/batch";
+import type { Clock, Period, Timer } from "../core/clock";
+import type { Downlink, GlobalModel, Uplink } from "../core/links";
+import type { MetricsSink } from "../core/metrics";
+import { blendInto } from "../core/params";
+import type { VectorEnv } from "../envs/vector";
+
+/** How an actor takes part in federation (absent: it learns alone). */
+export interface ActorFederation {
+  uplink: Uplink;
+  downlink: Downlink;
+  /** Ship transition batches to the learner (hybrid). */
+  shipTransitions: boolean;
+  /** Upload the shipped weights this often. */
+  weightsEvery: Period;
+  /** A received global model enters as θ ← β·θ_global + (1−β)·θ (β = 1: replace). */
+  beta: number;
+  /** The group uploaded and received, then the groups the same merge moves. */
+  shipped: string;
+  followers: readonly string[];
+}
+
+export interface ActorConfig {
+  /** Ship a batch every `batchSteps` steps per env copy, or every `batchMs` of wall time (Infinity: steps only). */
+  batchSteps: number;
+  batchMs: number;
+}
+
+export interface ActorDeps {
+  id: string;
+  agent: Agent;
+  envs: VectorEnv;
+  clock: Clock;
+  metrics: MetricsSink;
+  config: ActorConfig;
+  federation?: ActorFederation;
+  log?: (line: string) => void;
+  /** Seed of the first episode of env copy 0 (copy i gets seed + i; later episodes continue each copy's generator). */
+  seed: number;
+}
+
+/** Per env copy: the running episode and the transitions not shipped yet (kept contiguous per copy). */
+interface EnvSlot {
+  ret: number;
+  len: number;
+  pending: TransitionBatch;
+  count: number;
+}
+
+export class Actor {
+  steps = 0;
+  episodes = 0;
+  /** Returns of finished episodes, in order. */
+  readonly returns: number[] = [];
+  globalVersion = 0;
+  globalsApplied = 0;
+  private slots: EnvSlot[] = [];
+  private lastFlush = Date.now();
+  private timers: Timer[] = [];
+  private obs: Float32Array;
+  private readonly actions: Int32Array;
+  private readonly log: (line: string) => void;
+  private readonly ship: boolean;
+
+  constructor(private readonly d: ActorDeps) {
+    this.log = d.log ?? (() => {});
+    this.ship = d.federation?.shipTransitions ?? false;
+    this.obs = d.envs.reset({ seed: d.seed }).obs;
+    this.actions = new Int32Array(d.envs.numEnvs);
+    const cap = this.ship ? d.config.batchSteps : 0;
+    for (let i = 0; i < d.envs.numEnvs; i++) this.slots.push({ ret: 0, len: 0, pending: allocBatch(cap, d.envs.observationSize), count: 0 });
+  }
+
+  /** Counts continue from a restored checkpoint (budgets count from there, not from this process's start). */
+  resumeAt(steps: number, episodes: number): void {
+    this.steps = steps;
+    this.episodes = episodes;
+    this.obs = this.d.envs.reset({ seed: this.d.seed + episodes }).obs; // new episodes, not the first ones again
+  }
+
+  get id(): string {
+    return this.d.id;
+  }
+
+  /** Subscribes to the global model (the current one first) and starts the upload timer. */
+  async start(): Promise<void> {
+    const f = this.d.federation;
+    if (!f) return;
+    await f.downlink.subscribe((g) => this.onGlobal(g));
+    this.timers.push(this.d.clock.every(f.weightsEvery, () => this.publishWeights(), `${this.id}.weights`));
+  }
+
+  /** Steps every env `n` times (n·numEnvs transitions). Synchronous: call from a loop that yields. */
+  stepMany(n: number): void {
+    const { agent, metrics, envs } = this.d;
+    const E = envs.numEnvs;
+    for (let t = 0; t < n; t++) {
+      for (let i = 0; i < E; i++) this.actions[i] = agent.act(envs.row(this.obs, i), "explore");
+      const r = envs.step(this.actions);
+      for (let i = 0; i < E; i++) {
+        const s = this.slots[i]!;
+        const obs = envs.row(this.obs, i);
+        const nextObs = r.finalObs[i] ?? envs.row(r.obs, i);
+        const terminated = r.terminated[i] === 1, truncated = r.truncated[i] === 1, reward = r.rewards[i]!;
+        agent.observe({ obs, action: this.actions[i]!, reward, nextObs, terminated, truncated });
+        agent.update();
+        if (this.ship) this.record(s, obs, this.actions[i]!, reward, nextObs, terminated, truncated);
+        s.ret += reward;
+        s.len++;
+        this.steps++;
+        if (terminated || truncated) {
+          this.episodes++;
+          this.returns.push(s.ret);
+          metrics.write("episode", { actor: this.id, episode: this.episodes, return: s.ret, length: s.len, epsilon: agent.progress().epsilon ?? null, steps: this.steps, globalVersion: this.globalVersion });
+          s.ret = 0;
+          s.len = 0;
+        }
+      }
+      this.obs = r.obs;
+    }
+    if (this.ship) {
+      const due = this.slots.some((s) => s.count >= this.d.config.batchSteps) || Date.now() - this.lastFlush >= this.d.config.batchMs;
+      if (due) this.flushTransitions();
+    }
+  }
+
+  private record(s: EnvSlot, obs: Float32Array, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
+    if (s.count >= s.pending.n) this.flushTransitions();
+    const d = this.d.envs.observationSize;
+    const j = s.count++;
+    s.pending.obs.set(obs, j * d);
+    s.pending.nextObs.set(nextObs, j * d);
+    s.pending.actions[j] = action;
+    s.pending.rewards[j] = reward;
+    s.pending.terminated[j] = terminated ? 1 : 0;
+    s.pending.truncated[j] = truncated ? 1 : 0;
+  }
+
+  /** Ships pending transitions as one batch (per-env runs kept contiguous). */
+  flushTransitions(): void {
+    this.lastFlush = Date.now();
+    const parts = this.slots.filter((s) => s.count > 0).map((s) => sliceBatch(s.pending, 0, s.count));
+    for (const s of this.slots) s.count = 0;
+    if (parts.length === 0 || !this.d.federation) return;
+    this.d.federation.uplink.sendTransitions(parts.length === 1 ? parts[0]! : concatBatches(parts, parts[0]!.obsDim));
+  }
+
+  publishWeights(): void {
+    const f = this.d.federation;
+    if (!f) return;
+    const { agent } = this.d;
+    f.uplink.sendWeights({ version: this.globalVersion, samples: this.steps, layout: agent.layout(), params: agent.weights()[f.shipped]! });
+  }
+
+  /** Merges a (validated) global model: replace, or blend with β. Older versions are ignored. */
+  onGlobal(g: GlobalModel): void {
+    const f = this.d.federation;
+    if (!f || g.version <= this.globalVersion) return;
+    const { agent, metrics } = this.d;
+    // θ ← β·θ_global + (1−β)·θ for the shipped group, and the same merge for its followers (the
+    // target network: otherwise TD targets come from a network the online one no longer resembles).
+    const w = agent.weights();
+    const moved: Record<string, Float32Array> = {};
+    for (const name of [f.shipped, ...f.followers]) if (w[name]) moved[name] = blendInto(w[name]!, g.params, f.beta);
+    agent.setWeights(moved);
+    this.globalVersion = g.version;
+    this.globalsApplied++;
+    metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: f.beta === 1 ? "replace" : "blend", steps: this.steps });
+  }
+
+  meanReturn(window = 100): number {
+    const r = this.returns.slice(-window);
+    return r.length ? r.reduce((a, b) => a + b, 0) / r.length : NaN;
+  }
+
+  stats() {
+    const up = this.d.federation?.uplink.stats();
+    return {
+      actor: this.id, steps: this.steps, episodes: this.episodes, mean100: this.meanReturn(100), epsilon: this.d.agent.progress().epsilon ?? null,
+      globalVersion: this.globalVersion, globalsApplied: this.globalsApplied, batchesSent: up?.batchesSent ?? 0,
+      weightsSent: up?.weightsSent ?? 0, bytesSent: up?.bytesSent ?? 0, rejected: this.d.federation?.downlink.rejected.snapshot() ?? null,
+      delivery: up?.delivery ?? null,
+    };
+  }
+
+  /** Ships what is pending, stops timers and the global-model subscription, waits for acknowledgements. */
+  async stop(drainMs = 10_000): Promise<void> {
+    if (this.ship) this.flushTransitions();
+    for (const t of this.timers) t.cancel();
+    const f = this.d.federation;
+    if (!f) return;
+    await f.downlink.close();
+    const left = await f.uplink.drain(drainMs);
+    if (left > 0) this.log(`${this.id}: ${left} transitions not acknowledged after ${drainMs} ms; counted as lost`);
+    await f.uplink.close();
+  }
+}

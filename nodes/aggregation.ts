@@ -1,0 +1,132 @@
+/**
+ * The aggregation node: keeps each client's latest upload, and on its own timer asks the rule for
+ * a mix of the fresh ones and applies θ ← α·θ + (1−α)·mix to the global model's shipped group
+ * (and the same blend to its followers, e.g. the learner's target network).
+ *   hybrid: rule `trust` (or any), α from config, clients fresh within `staleAfter`.
+ *   FedAvg: rule `fedavg`, α = 0, only the uploads since the last round (`forgetAfterRound`).
+ */
+import type { Clock, Period, Timer } from "../core/clock";
+import type { RejectionCounter } from "../core/errors";
+import type { MetricsSink } from "../core/metrics";
+import type { WeightsUpload } from "../core/links";
+import { blendInto, layoutSize } from "../core/params";
+import { l2diff } from "../core/vec";
+import type { Aggregator, Verdict } from "../federation/aggregator";
+import type { GlobalState } from "./global";
+
+export interface AggregationConfig {
+  interval: Period;
+  /** θ ← α·θ + (1−α)·mix */
+  alpha: number;
+  /** Uploads older than this are left out (and reported stale). */
+  staleAfter: Period;
+  /** Average only what arrived since the last round, then forget it (FedAvg's synchronous rounds). */
+  forgetAfterRound: boolean;
+  /** Blend the global model's follower groups too. */
+  mergeFollowers: boolean;
+  followers: readonly string[];
+}
+
+export interface AggregationDeps {
+  rule: Aggregator;
+  global: GlobalState;
+  clock: Clock;
+  metrics: MetricsSink;
+  rejected: RejectionCounter;
+  config: AggregationConfig;
+  /** Delivers uploads already on their way (on the step clock, before a round). */
+  flush?: () => Promise<void>;
+  /** Called after a round that changed the model (FedAvg publishes at once). */
+  onChange?: () => Promise<void>;
+  log?: (line: string) => void;
+}
+
+interface Held {
+  actor: string;
+  params: Float32Array;
+  samples: number;
+  receivedAt: number;
+}
+
+export interface RoundReport {
+  round: number;
+  changed: boolean;
+  reason?: string;
+  deltaNorm: number;
+  clients: (Verdict & { staleness: number })[];
+}
+
+export class AggregationNode {
+  private readonly latest = new Map<string, Held>();
+  private timer: Timer | null = null;
+  private readonly size: number;
+  private readonly hash: string;
+  lastRound: RoundReport | null = null;
+  constructor(private readonly d: AggregationDeps) {
+    const lay = d.global.holder.layout();
+    this.size = layoutSize(lay.entries);
+    this.hash = lay.hash;
+  }
+
+  start(): void {
+    const { clock, config, flush } = this.d;
+    this.timer = clock.every(config.interval, async () => {
+      // On the step clock, uploads due at this same step are still in the link: deliver them first.
+      if (clock.kind === "steps") await flush?.();
+      await this.aggregate();
+    }, "aggregation.round");
+  }
+
+  /** Keeps a client's upload; refuses another layout, a wrong length or non-finite values (counted). */
+  offer(actor: string, w: WeightsUpload): boolean {
+    const bad = w.layout.hash !== this.hash ? "layout_mismatch" : w.params.length !== this.size ? "size_mismatch" : !w.params.every(Number.isFinite) ? "non_finite" : null;
+    if (bad) {
+      this.d.rejected.count(bad, actor);
+      return false;
+    }
+    this.latest.set(actor, { actor, params: w.params, samples: w.samples, receivedAt: this.d.clock.now() });
+    return true;
+  }
+
+  /** One round. */
+  async aggregate(): Promise<RoundReport> {
+    const { global, config, clock, rule, metrics } = this.d;
+    const now = clock.now();
+    const stale: RoundReport["clients"] = [];
+    const fresh: Held[] = [];
+    for (const c of this.latest.values()) {
+      if (!config.forgetAfterRound && now - c.receivedAt > clock.units(config.staleAfter)) stale.push({ actor: c.actor, weight: 0, used: false, score: NaN, reason: "stale", staleness: now - c.receivedAt });
+      else fresh.push(c);
+    }
+    if (config.forgetAfterRound) this.latest.clear();
+    global.round++;
+    const g = global.params();
+    const r = fresh.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, fresh);
+    const staleness = new Map(fresh.map((c) => [c.actor, now - c.receivedAt]));
+    const report: RoundReport = { round: global.round, changed: r.mix !== null, deltaNorm: 0, clients: [...stale, ...r.verdicts.map((v) => ({ ...v, staleness: staleness.get(v.actor) ?? 0 }))] };
+    if (r.mix) {
+      const { alpha } = config;
+      const out = new Float32Array(g.length);
+      for (let j = 0; j < out.length; j++) out[j] = alpha * g[j]! + (1 - alpha) * r.mix[j]!;
+      const moved: Record<string, Float32Array> = { [global.shipped]: out };
+      if (config.mergeFollowers) {
+        const w = global.holder.weights();
+        for (const name of config.followers) if (w[name]) moved[name] = blendInto(w[name]!, r.mix, 1 - alpha);
+      }
+      global.holder.setWeights(moved);
+      global.version++;
+      report.deltaNorm = l2diff(out, g);
+    } else {
+      report.reason = r.reason;
+      this.d.log?.(`aggregation round ${global.round}: global model unchanged (${r.reason})`);
+    }
+    this.lastRound = report;
+    metrics.write("aggregation", { round: report.round, rule: rule.name, changed: report.changed, reason: report.reason ?? null, deltaNorm: report.deltaNorm, version: global.version, clients: report.clients });
+    if (r.mix) await this.d.onChange?.();
+    return report;
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+}

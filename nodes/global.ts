@@ -1,0 +1,36 @@
+/**
+ * The global model: what the aggregation node blends into, the learner trains (hybrid) and the
+ * link publishes. One object per run's server side holds the holder (the learner's agent, or a
+ * bare WeightsStore for FedAvg), which group ships, and the version and round counters.
+ */
+import type { WeightsHolder } from "../core/agent";
+import type { Clock, Period, Timer } from "../core/clock";
+import type { ServerLink } from "../core/links";
+
+export class GlobalState {
+  /** Bumped whenever the global weights change (a training tick or an aggregation). */
+  version = 0;
+  /** Aggregation rounds run. */
+  round = 0;
+  constructor(readonly holder: WeightsHolder, readonly shipped: string) {}
+  params(): Float32Array {
+    return this.holder.weights()[this.shipped]!;
+  }
+}
+
+/** Publishes the global model through the link: on a timer, on demand, and counts what it sent. */
+export class Publisher {
+  private timer: Timer | null = null;
+  constructor(private readonly state: GlobalState, private readonly link: ServerLink, private readonly clock: Clock, private readonly after?: () => Promise<void>) {}
+  start(every?: Period): void {
+    if (every) this.timer = this.clock.every(every, () => this.publish(), "global.publish");
+  }
+  async publish(): Promise<void> {
+    const s = this.state;
+    await this.link.publishGlobal({ version: s.version, round: s.round, layout: s.holder.layout(), params: s.params() });
+    await this.after?.();
+  }
+  stop(): void {
+    this.timer?.cancel();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The global learner of the hybrid recipe:
+ *
+ *   batch from client k ─ experience filter ─▶ replay (Redis or memory)
+ *   tick:  gradient steps on replay samples (updatesPerTick, or replayRatio per accepted transition)
+ *
+ * It trains the global model's holder (an off-policy Agent with `learn`) in place; the
+ * aggregation node blends client weights into the same holder and the publisher ships it.
+ * Link, replay, filter, agent and clock are injected; it knows no codec, subjects or NATS.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Agent } from "../core/agent";
+import { filterBatch, type TransitionBatch } from "../core/batch";
+import type { Clock, Period, Timer } from "../core/clock";
+import type { RejectionCounter } from "../core/errors";
+import type { ServerLink } from "../core/links";
+import type { ReplayStore } from "../core/replay";
+import type { ExperienceFilter } from "../federation/filter";
+import type { GlobalState } from "./global";
+
+export interface LearnerConfig {
+  tick: Period;
+  /** Gradient steps per tick (replayRatio 0), or the most per tick (replayRatio > 0). */
+  updatesPerTick: number;
+  /** Gradient steps per accepted transition (0 = a fixed updatesPerTick); credit beyond the cap is dropped and counted. */
+  replayRatio: number;
+  /** Train once the replay holds this many transitions. */
+  warmup: number;
+  batchSize: number;
+  /** Reference states the filter is warmed with from an existing replay. */
+  warmSample: number;
+}
+
+export interface LearnerDeps {
+  agent: Agent;
+  replay: ReplayStore;
+  filter: ExperienceFilter;
+  link: ServerLink;
+  global: GlobalState;
+  clock: Clock;
+  rejected: RejectionCounter;
+  config: LearnerConfig;
+  /** Where checkpoints go (model + counters); start() resumes from it. */
+  checkpointDir?: string;
+  log?: (line: string) => void;
+}
+
+interface Counters {
+  updates: number;
+  received: number;
+  accepted: number;
+  filtered: number;
+}
+
+export class Learner {
+  readonly counters: Counters = { updates: 0, received: 0, accepted: 0, filtered: 0 };
+  lastLoss = NaN;
+  /** replayRatio bookkeeping: update credit, accepted count already credited, credit dropped at the cap. */
+  private credit = 0;
+  private creditedUpTo = 0;
+  updatesSkipped = 0;
+  /** Time spent filtering batches (ms). */
+  filterMs = 0;
+  private timer: Timer | null = null;
+  private readonly learn: (b: TransitionBatch) => { loss: number };
+
+  constructor(private readonly d: LearnerDeps) {
+    const learn = d.agent.learn?.bind(d.agent);
+    if (!learn) throw new Error("the hybrid learner needs an off-policy algorithm (its agent has no learn(batch))");
+    this.learn = learn;
+  }
+
+  /** Resumes from a checkpoint if one exists, warms the filter from the replay, starts the tick. */
+  async start(): Promise<void> {
+    const { replay, clock, config } = this.d;
+    await this.resume();
+    if ((await replay.size()) > 0) this.d.filter.warm(await replay.sample(Math.min(config.warmSample, 4096)));
+    this.timer = clock.every(config.tick, () => this.tick(), "learner.tick");
+  }
+
+  /** A batch from a client: filter, store. True once stored; a throw (replay down) means retry. */
+  onBatch = async (_actor: string, batch: TransitionBatch): Promise<boolean> => {
+    const t0 = performance.now();
+    const c = this.counters;
+    c.received += batch.n;
+    const kept = filterBatch(batch, this.d.filter.keep(batch));
+    c.filtered += batch.n - kept.n;
+    this.filterMs += performance.now() - t0;
+    if (kept.n > 0) {
+      await this.d.replay.insert(kept);
+      c.accepted += kept.n;
+    }
+    return true;
+  };
+
+  /** Gradient steps on replay samples (after warm-up). */
+  async tick(): Promise<void> {
+    const { replay, config, link } = this.d;
+    await link.drain();
+    const { replayRatio, updatesPerTick } = config;
+    let n = updatesPerTick;
+    if (replayRatio > 0) {
+      this.credit += (this.counters.accepted - this.creditedUpTo) * replayRatio;
+      this.creditedUpTo = this.counters.accepted;
+      n = Math.min(updatesPerTick, Math.floor(this.credit));
+      this.credit -= n;
+      if (this.credit >= 1) {
+        this.updatesSkipped += Math.floor(this.credit); // the learner cannot keep the ratio: say so, don't queue it
+        this.credit -= Math.floor(this.credit);
+      }
+    }
+    if ((await replay.size()) < Math.max(config.warmup, config.batchSize)) return;
+    for (let i = 0; i < n; i++) {
+      const batch = await replay.sample(config.batchSize);
+      this.lastLoss = this.learn(batch).loss;
+      this.counters.updates++;
+    }
+    if (n > 0) this.d.global.version++;
+  }
+
+  async stats() {
+    const g = this.d.global;
+    const l = this.d.link.stats();
+    return {
+      version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
+      ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,
+      replay: await this.d.replay.stats(), filter: this.d.filter.stats(), rejected: this.d.rejected.snapshot(), dropped: l.dropped,
+    };
+  }
+
+  async checkpoint(): Promise<void> {
+    const dir = this.d.checkpointDir;
+    if (!dir) return;
+    await mkdir(dir, { recursive: true });
+    await this.d.agent.save(join(dir, "model"));
+    const g = this.d.global;
+    await writeFile(join(dir, "learner.json"), JSON.stringify({ ...this.counters, version: g.version, round: g.round }));
+  }
+
+  private async resume(): Promise<void> {
+    const dir = this.d.checkpointDir;
+    if (!dir) return;
+    let saved: Counters & { version: number; round: number };
+    try {
+      saved = JSON.parse(await readFile(join(dir, "learner.json"), "utf8"));
+    } catch {
+      return; // no checkpoint yet
+    }
+    await this.d.agent.restore(join(dir, "model"));
+    const { version, round, ...counters } = saved;
+    Object.assign(this.counters, counters);
+    this.d.global.version = version;
+    this.d.global.round = round;
+    this.creditedUpTo = this.counters.accepted;
+    this.d.log?.(`resumed from ${dir}: version ${version}, round ${round}, ${saved.updates} updates`);
+  }
+
+  /** Stops the tick (the link's batches already drained by the caller), checkpoints. */
+  async stop(): Promise<void> {
+    this.timer?.cancel();
+    await this.d.link.drain();
+    await this.checkpoint();
+  }
+}

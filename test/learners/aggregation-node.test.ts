@@ -1,0 +1,223 @@
+import { expect } from "chai";
+import { WeightsStore, type WeightGroups, type WeightsHolder } from "../../core/agent";
+import { StepClock } from "../../core/clock";
+import { RejectionCounter } from "../../core/errors";
+import type { WeightsUpload } from "../../core/links";
+import { MemoryMetrics } from "../../core/metrics";
+import { makeLayout, type ParamLayout } from "../../core/params";
+import type { Aggregator } from "../../federation/aggregator";
+import { MeanRule } from "../../federation/mean";
+import { TrustRule } from "../../federation/trust";
+import { AggregationNode, type AggregationConfig } from "../../nodes/aggregation";
+import { GlobalState } from "../../nodes/global";
+
+const f = (...xs: number[]) => Float32Array.from(xs);
+const layout = makeLayout([{ name: "w", shape: [3] }]);
+const upload = (params: Float32Array, samples = 10, lay: ParamLayout = layout): WeightsUpload => ({ version: 0, samples, layout: lay, params });
+const arr = (a: Float32Array | undefined) => Array.from(a!);
+
+/** A holder with an online and a target group (a DQN-like learner's weights). */
+class TwoGroups implements WeightsHolder {
+  groups: WeightGroups;
+  constructor(online: Float32Array, target: Float32Array) {
+    this.groups = { online: online.slice(), target: target.slice() };
+  }
+  layout(): ParamLayout {
+    return layout;
+  }
+  weights(): WeightGroups {
+    return Object.fromEntries(Object.entries(this.groups).map(([k, v]) => [k, v.slice()]));
+  }
+  setWeights(w: WeightGroups): void {
+    for (const [k, v] of Object.entries(w)) if (this.groups[k]) this.groups[k]!.set(v);
+  }
+}
+
+function setup(opts: { config?: Partial<AggregationConfig>; rule?: Aggregator; holder?: WeightsHolder; init?: Float32Array } = {}) {
+  const holder = opts.holder ?? new WeightsStore(layout, "online", opts.init ?? f(1, 0, 0));
+  const global = new GlobalState(holder, "online");
+  const clock = new StepClock();
+  const metrics = new MemoryMetrics();
+  const rejected = new RejectionCounter();
+  const logs: string[] = [];
+  let changes = 0;
+  const config: AggregationConfig = {
+    interval: { ms: 1000, steps: 10 },
+    alpha: 0.5,
+    staleAfter: { ms: 5000, steps: 50 },
+    forgetAfterRound: false,
+    mergeFollowers: true,
+    followers: ["target"],
+    ...opts.config,
+  };
+  const node = new AggregationNode({
+    rule: opts.rule ?? new MeanRule(),
+    global,
+    clock,
+    metrics,
+    rejected,
+    config,
+    onChange: async () => { changes++; },
+    log: (l) => logs.push(l),
+  });
+  return { node, global, holder, clock, metrics, rejected, logs, changes: () => changes };
+}
+
+describe("aggregation node", () => {
+  it("applies θ ← α·θ + (1−α)·mix exactly to the shipped group", async () => {
+    // mean of (2,4,0) and (0,0,6) = (1,2,3); α = 0.25: 0.25·(1,0,0) + 0.75·(1,2,3) = (1, 1.5, 2.25)
+    const s = setup({ config: { alpha: 0.25 } });
+    expect(s.node.offer("a", upload(f(2, 4, 0)))).to.equal(true);
+    expect(s.node.offer("b", upload(f(0, 0, 6)))).to.equal(true);
+    const r = await s.node.aggregate();
+    expect(arr(s.global.params())).to.deep.equal([1, 1.5, 2.25]);
+    expect(r).to.deep.include({ round: 1, changed: true });
+    expect(r.deltaNorm).to.be.closeTo(Math.hypot(0, 1.5, 2.25), 1e-9);
+    expect(r.clients.map((c) => [c.actor, c.weight, c.used, c.staleness])).to.deep.equal([["a", 0.5, true, 0], ["b", 0.5, true, 0]]);
+    expect(s.global.version).to.equal(1);
+    const [ev] = s.metrics.of("aggregation");
+    expect(ev).to.deep.include({ round: 1, rule: "mean", changed: true, reason: null, version: 1 });
+    // WeightsStore has no "target" group: the follower is skipped, not an error.
+    expect(Object.keys(s.holder.weights())).to.deep.equal(["online"]);
+  });
+
+  it("with the trust rule, blends the cosine-weighted mix (α = 0.5)", async () => {
+    // g = (1,0,0); a = (2,0,0) cos 1, b = (1,1,0) cos 1/√2 → mix = (3−√2, √2−1, 0)
+    // θ = 0.5·(1,0,0) + 0.5·mix = ((4−√2)/2, (√2−1)/2, 0)
+    const s = setup({ rule: new TrustRule() });
+    s.node.offer("a", upload(f(2, 0, 0)));
+    s.node.offer("b", upload(f(1, 1, 0)));
+    await s.node.aggregate();
+    const g = s.global.params();
+    expect(g[0]).to.be.closeTo((4 - Math.SQRT2) / 2, 1e-6);
+    expect(g[1]).to.be.closeTo((Math.SQRT2 - 1) / 2, 1e-6);
+    expect(g[2]).to.equal(0);
+  });
+
+  it("leaves out uploads older than staleAfter and reports them stale", async () => {
+    const s = setup({ config: { alpha: 0 } });
+    s.node.offer("old", upload(f(9, 9, 9))); // received at step 0
+    await s.clock.advance(50);
+    // exactly staleAfter old: still fresh
+    let r = await s.node.aggregate();
+    expect(r.clients.map((c) => [c.actor, c.used, c.staleness])).to.deep.equal([["old", true, 50]]);
+    expect(arr(s.global.params())).to.deep.equal([9, 9, 9]);
+    await s.clock.advance(10);
+    s.node.offer("fresh", upload(f(2, 4, 6))); // received at step 60
+    r = await s.node.aggregate();
+    expect(r.clients[0]).to.deep.include({ actor: "old", weight: 0, used: false, reason: "stale", staleness: 60 });
+    expect(r.clients[0]!.score).to.be.NaN;
+    expect(r.clients[1]).to.deep.include({ actor: "fresh", weight: 1, used: true, staleness: 0 });
+    expect(arr(s.global.params())).to.deep.equal([2, 4, 6]);
+    // Only stale clients: no change.
+    await s.clock.advance(51);
+    r = await s.node.aggregate();
+    expect(r).to.deep.include({ changed: false, reason: "no_fresh_clients", round: 3 });
+    expect(r.clients.map((c) => [c.actor, c.reason])).to.deep.equal([["old", "stale"], ["fresh", "stale"]]);
+    expect(s.global.version).to.equal(2);
+  });
+
+  it("forgetAfterRound: a second round without new uploads changes nothing and keeps the version", async () => {
+    const s = setup({ config: { alpha: 0, forgetAfterRound: true } });
+    s.node.offer("a", upload(f(2, 4, 6)));
+    let r = await s.node.aggregate();
+    expect(r.changed).to.equal(true);
+    expect(arr(s.global.params())).to.deep.equal([2, 4, 6]);
+    expect([s.global.round, s.global.version]).to.deep.equal([1, 1]);
+    r = await s.node.aggregate();
+    expect(r).to.deep.include({ round: 2, changed: false, reason: "no_fresh_clients", deltaNorm: 0 });
+    expect(r.clients).to.deep.equal([]);
+    expect(arr(s.global.params())).to.deep.equal([2, 4, 6]);
+    expect([s.global.round, s.global.version]).to.deep.equal([2, 1]);
+    expect(s.changes()).to.equal(1);
+    expect(s.logs).to.deep.equal(["aggregation round 2: global model unchanged (no_fresh_clients)"]);
+    // Without forgetAfterRound the held upload is used again.
+    const keep = setup({ config: { alpha: 0.5 } });
+    keep.node.offer("a", upload(f(3, 0, 0)));
+    await keep.node.aggregate(); // (1+3)/2 = 2
+    await keep.node.aggregate(); // (2+3)/2 = 2.5
+    expect(arr(keep.global.params())).to.deep.equal([2.5, 0, 0]);
+    expect(keep.global.version).to.equal(2);
+  });
+
+  it("refuses another layout, a wrong length and non-finite values, counted by reason", async () => {
+    const s = setup({ config: { alpha: 0 } });
+    const other = makeLayout([{ name: "v", shape: [3] }]);
+    expect(s.node.offer("good", upload(f(1, 2, 3)))).to.equal(true);
+    expect(s.node.offer("alien", upload(f(1, 2, 3), 10, other))).to.equal(false);
+    expect(s.node.offer("short", upload(f(1, 2)))).to.equal(false);
+    expect(s.node.offer("nan", upload(f(1, NaN, 3)))).to.equal(false);
+    expect(s.node.offer("good", upload(f(Infinity, 0, 0)))).to.equal(false); // does not replace the held upload
+    expect(s.rejected.snapshot()).to.deep.equal({
+      total: 4,
+      byReason: { layout_mismatch: 1, size_mismatch: 1, non_finite: 2 },
+      bySource: { alien: 1, short: 1, nan: 1, good: 1 },
+    });
+    const r = await s.node.aggregate();
+    expect(r.clients.map((c) => c.actor)).to.deep.equal(["good"]);
+    expect(arr(s.global.params())).to.deep.equal([1, 2, 3]);
+  });
+
+  it("counts every round, bumps the version and calls onChange only on a change", async () => {
+    const s = setup({ rule: new TrustRule() });
+    let r = await s.node.aggregate(); // nobody yet
+    expect(r).to.deep.include({ round: 1, changed: false, reason: "no_fresh_clients" });
+    expect([s.global.round, s.global.version, s.changes()]).to.deep.equal([1, 0, 0]);
+    s.node.offer("a", upload(f(3, 0, 0)));
+    r = await s.node.aggregate(); // 0.5·(1,0,0) + 0.5·(3,0,0) = (2,0,0)
+    expect(r.changed).to.equal(true);
+    expect(arr(s.global.params())).to.deep.equal([2, 0, 0]);
+    expect([s.global.round, s.global.version, s.changes()]).to.deep.equal([2, 1, 1]);
+    s.node.offer("a", upload(f(-1, 0, 0))); // cos −1: trust gives no mix
+    r = await s.node.aggregate();
+    expect(r).to.deep.include({ round: 3, changed: false, reason: "no_positive_similarity" });
+    expect(arr(s.global.params())).to.deep.equal([2, 0, 0]);
+    expect([s.global.round, s.global.version, s.changes()]).to.deep.equal([3, 1, 1]);
+    expect(s.metrics.of("aggregation").map((e) => [e.round, e.changed, e.version])).to.deep.equal([[1, false, 0], [2, true, 1], [3, false, 1]]);
+    expect(s.node.lastRound).to.equal(r);
+  });
+
+  it("blends the follower group with the same α and mix", async () => {
+    // mix = (3,2,0), α = 0.5: online (1,0,0) → (2,1,0); target (0,0,2) → (1.5,1,1)
+    const holder = new TwoGroups(f(1, 0, 0), f(0, 0, 2));
+    const s = setup({ holder });
+    s.node.offer("a", upload(f(3, 2, 0)));
+    await s.node.aggregate();
+    expect(arr(holder.groups.online)).to.deep.equal([2, 1, 0]);
+    expect(arr(holder.groups.target)).to.deep.equal([1.5, 1, 1]);
+  });
+
+  it("leaves the follower group untouched when mergeFollowers is false", async () => {
+    const holder = new TwoGroups(f(1, 0, 0), f(0, 0, 2));
+    const s = setup({ holder, config: { mergeFollowers: false } });
+    s.node.offer("a", upload(f(3, 2, 0)));
+    await s.node.aggregate();
+    expect(arr(holder.groups.online)).to.deep.equal([2, 1, 0]);
+    expect(arr(holder.groups.target)).to.deep.equal([0, 0, 2]);
+  });
+
+  it("on the step clock, start() flushes pending uploads then runs a round every interval", async () => {
+    const holder = new WeightsStore(layout, "online", f(1, 0, 0));
+    const global = new GlobalState(holder, "online");
+    const clock = new StepClock();
+    let node!: AggregationNode;
+    const flushed: number[] = [];
+    node = new AggregationNode({
+      rule: new MeanRule(), global, clock, metrics: new MemoryMetrics(), rejected: new RejectionCounter(),
+      config: { interval: { ms: 1000, steps: 10 }, alpha: 0, staleAfter: { ms: 1, steps: 100 }, forgetAfterRound: true, mergeFollowers: false, followers: [] },
+      flush: async () => { flushed.push(clock.now()); node.offer("a", upload(f(clock.now(), 0, 0))); },
+    });
+    node.start();
+    await clock.advance(9);
+    expect(global.round).to.equal(0);
+    await clock.advance(1);
+    expect([global.round, global.version]).to.deep.equal([1, 1]);
+    expect(arr(global.params())).to.deep.equal([10, 0, 0]);
+    await clock.advance(20);
+    expect(flushed).to.deep.equal([10, 30, 30]);
+    expect(global.round).to.equal(3);
+    node.stop();
+    await clock.advance(10);
+    expect(global.round).to.equal(3);
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * Uplink, Downlink and ServerLink over a Bus: the wire codec, the run's subjects, acknowledged
+ * delivery (Outbox) and the server's retry dedupe. Works the same on the in-process bus and NATS.
+ */
+import type { Bus, Subscription } from "../core/bus";
+import type { TransitionBatch } from "../core/batch";
+import { CodecError, RejectionCounter } from "../core/errors";
+import type { BatchHandler, Downlink, GlobalModel, ServerLink, ServerLinkStats, Uplink, UplinkStats, WeightsHandler, WeightsUpload } from "../core/links";
+import type { ParamLayout } from "../core/params";
+import { DEFAULT_LIMITS, decodeGlobal, decodeTransitions, decodeWeights, encodeGlobal, encodeTransitions, encodeWeights, type CodecLimits } from "./codec";
+import { Outbox } from "./outbox";
+import { TRANSITION_REPLY as REPLY, type Subjects } from "./subjects";
+
+export interface UplinkOptions {
+  /** ack: batches are requests the learner answers (bounded window, retries); publish: fire and forget. */
+  delivery: "ack" | "publish";
+  window: number;
+  maxQueued: number;
+  ackTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+export class BusUplink implements Uplink {
+  private seq = 0;
+  private batchesSent = 0;
+  private bytesSent = 0;
+  private weightsSent = 0;
+  private readonly outbox: Outbox | null;
+  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly actor: string, private readonly env: string, o: UplinkOptions) {
+    this.outbox = o.delivery === "ack" ? new Outbox(bus, { window: o.window, maxQueued: o.maxQueued, timeoutMs: o.ackTimeoutMs, log: (l) => o.log?.(`${actor}: ${l}`) }) : null;
+  }
+  sendTransitions(batch: TransitionBatch): void {
+    const bytes = encodeTransitions({ actor: this.actor, env: this.env, seq: this.seq++, ts: Date.now(), batch });
+    if (this.outbox) this.outbox.send(this.subjects.transitions(this.actor), bytes, batch.n);
+    else this.bus.publish(this.subjects.transitions(this.actor), bytes);
+    this.batchesSent++;
+    this.bytesSent += bytes.length;
+  }
+  sendWeights(w: WeightsUpload): void {
+    const bytes = encodeWeights({ actor: this.actor, version: w.version, samples: w.samples, ts: Date.now(), layout: w.layout, params: w.params });
+    this.bus.publish(this.subjects.weights(this.actor), bytes);
+    this.weightsSent++;
+    this.bytesSent += bytes.length;
+  }
+  async drain(timeoutMs: number): Promise<number> {
+    await this.bus.flush();
+    return this.outbox ? this.outbox.drain(timeoutMs) : 0;
+  }
+  stats(): UplinkStats {
+    const o = this.outbox;
+    return {
+      batchesSent: this.batchesSent, bytesSent: this.bytesSent, weightsSent: this.weightsSent,
+      delivery: o ? { acked: o.acked, rejected: o.rejected, lost: o.lost, retries: o.retries, pending: o.pending } : null,
+    };
+  }
+  async close(): Promise<void> {
+    this.outbox?.close();
+  }
+}
+
+export class BusDownlink implements Downlink {
+  readonly rejected = new RejectionCounter();
+  private sub: Subscription | null = null;
+  private watch: { stop(): void } | null = null;
+  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly layout: ParamLayout, private readonly log: (line: string) => void = () => {}) {}
+  async subscribe(cb: (g: GlobalModel) => void): Promise<void> {
+    const on = (data: Uint8Array) => {
+      let g;
+      try {
+        g = decodeGlobal(data, this.layout);
+      } catch (e) {
+        if (!(e instanceof CodecError)) throw e;
+        this.rejected.count(e.reason, "global");
+        this.log(`rejected global model: ${e.message}`);
+        return;
+      }
+      cb({ version: g.version, round: g.round, layout: g.layout, params: g.params });
+    };
+    this.sub = this.bus.subscribe(this.subjects.global, (m) => on(m.data), { maxPending: 4 });
+    const lv = await this.bus.lastValues(this.subjects.bucket);
+    this.watch = await lv.watch("global", on);
+  }
+  async close(): Promise<void> {
+    this.watch?.stop();
+    await this.sub?.unsubscribe();
+  }
+}
+
+export interface ServerLinkOptions {
+  obsDim: number;
+  actionCount: number;
+  layout: ParamLayout;
+  /** Largest message (wire bytes, and inflated body) accepted. */
+  maxMessageBytes: number;
+  /** Shared with the nodes behind the link: rejections by reason and sender. */
+  rejected: RejectionCounter;
+  log?: (line: string) => void;
+}
+
+/** Replay inserts that may overlap; decoding stays in arrival order. */
+const MAX_INFLIGHT = 8;
+/** Batches remembered per actor to recognise a retried batch whose first ack was lost. */
+const SEEN_PER_ACTOR = 256;
+const ACK = new Uint8Array([REPLY.ACK]);
+const REJECTED = new Uint8Array([REPLY.REJECTED]);
+const RETRY = new Uint8Array([REPLY.RETRY]);
+const lastTail = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
+
+export class BusServerLink implements ServerLink {
+  private readonly limits: CodecLimits;
+  private readonly subs: Subscription[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  /** Per actor, the last SEEN_PER_ACTOR stored batches as "seq:ts" (ts tells incarnations apart). */
+  private readonly seen = new Map<string, { keys: Set<string>; order: string[] }>();
+  private duplicates = 0;
+  private receivedBytes = 0;
+  private decodeMs = 0;
+  private published = 0;
+  private publishedBytes = 0;
+  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly o: ServerLinkOptions) {
+    this.limits = { ...DEFAULT_LIMITS, maxBytes: o.maxMessageBytes };
+  }
+
+  async start(onBatch: BatchHandler, onWeights: WeightsHandler): Promise<void> {
+    const { bus, subjects } = this;
+    // A batch sent as a request is acknowledged once stored (or rejected), so a producer keeps a
+    // bounded window in flight: backpressure instead of drops.
+    this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
+      while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
+      const actor = lastTail(m.subject);
+      const p: Promise<void> = this.onTransitions(actor, m.data, onBatch).then(
+        (ok) => m.respond?.(ok ? ACK : REJECTED),
+        (e) => {
+          // The store is unavailable: the batch was valid, so the sender keeps it and retries.
+          this.o.log?.(`replay insert failed: ${(e as Error)?.message ?? e}`);
+          this.o.rejected.count("replay_error", actor);
+          m.respond?.(RETRY);
+        },
+      ).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }, { maxPending: 1000 }));
+    this.subs.push(bus.subscribe(subjects.allWeights, (m) => this.onWeights(lastTail(m.subject), m.data, onWeights), { maxPending: 1000 }));
+  }
+
+  /** Decode, validate, dedupe, hand over. False when rejected. */
+  async onTransitions(actor: string, data: Uint8Array, onBatch: BatchHandler): Promise<boolean> {
+    const t0 = performance.now();
+    this.receivedBytes += data.length;
+    let msg;
+    try {
+      msg = decodeTransitions(data, { obsDim: this.o.obsDim, actionCount: this.o.actionCount }, this.limits);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.o.rejected.count(e.reason, actor);
+      return false;
+    }
+    this.decodeMs += performance.now() - t0;
+    if (msg.actor !== actor) {
+      this.o.rejected.count("bad_id", actor);
+      return false;
+    }
+    const key = `${msg.seq}:${msg.ts}`;
+    let seen = this.seen.get(actor);
+    if (!seen) this.seen.set(actor, (seen = { keys: new Set(), order: [] }));
+    if (seen.keys.has(key)) {
+      this.duplicates++;
+      return true;
+    }
+    const ok = await onBatch(actor, msg.batch);
+    if (ok) {
+      seen.keys.add(key);
+      seen.order.push(key);
+      if (seen.order.length > SEEN_PER_ACTOR) seen.keys.delete(seen.order.shift()!);
+    }
+    return ok;
+  }
+
+  onWeights(actor: string, data: Uint8Array, onWeights: WeightsHandler): void {
+    let w;
+    try {
+      w = decodeWeights(data, this.o.layout, this.limits);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.o.rejected.count(e.reason, actor);
+      return;
+    }
+    if (w.actor !== actor) {
+      this.o.rejected.count("bad_id", actor);
+      return;
+    }
+    onWeights(actor, { version: w.version, samples: w.samples, layout: w.layout, params: w.params });
+  }
+
+  async publishGlobal(g: GlobalModel): Promise<void> {
+    const bytes = encodeGlobal({ version: g.version, round: g.round, ts: Date.now(), layout: g.layout, params: g.params });
+    this.bus.publish(this.subjects.global, bytes);
+    await (await this.bus.lastValues(this.subjects.bucket)).put("global", bytes);
+    this.published++;
+    this.publishedBytes += bytes.length;
+  }
+
+  flush(): Promise<void> {
+    return this.bus.flush();
+  }
+
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all(this.inflight);
+  }
+
+  stats(): ServerLinkStats {
+    return { duplicates: this.duplicates, receivedBytes: this.receivedBytes, decodeMs: this.decodeMs, dropped: this.subs.reduce((s, x) => s + x.dropped, 0), published: this.published, publishedBytes: this.publishedBytes };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs.splice(0)) await s.unsubscribe();
+    await this.drain();
+  }
+}
