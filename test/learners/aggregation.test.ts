@@ -175,7 +175,7 @@ describe("aggregation rule: coordinate-wise median", () => {
 
 describe("aggregation rule registry", () => {
   it("every registered name resolves to a fresh rule of that name", () => {
-    expect(Object.keys(AGGREGATORS)).to.have.members(["trust", "mean", "fedavg", "median"]);
+    expect(Object.keys(AGGREGATORS)).to.have.members(["trust", "mean", "fedavg", "median", "trimmed-mean", "krum", "multi-krum", "trust-delta"]);
     for (const name of Object.keys(AGGREGATORS)) {
       const a = aggregatorNamed(name);
       expect(a.name).to.equal(name);
@@ -189,6 +189,6 @@ describe("aggregation rule registry", () => {
   });
 
   it("an unknown name throws an error listing the valid names", () => {
-    expect(() => aggregatorNamed("krum")).to.throw('unknown aggregation rule "krum"; valid: trust, mean, fedavg, median');
+    expect(() => aggregatorNamed("nope")).to.throw('unknown aggregation rule "nope"; valid: trust, mean, fedavg, median, trimmed-mean, krum, multi-krum, trust-delta');
   });
 });
