@@ -17,6 +17,7 @@ export class TimeLimit implements Env {
   get id() { return this.inner.id; }
   get observationSize() { return this.inner.observationSize; }
   get actionCount() { return this.inner.actionCount; }
+  get bounds() { return this.inner.bounds; }
   reset(options?: ResetOptions): ResetResult {
     this.elapsed = 0;
     return this.inner.reset(options);

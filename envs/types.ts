@@ -29,10 +29,17 @@ export interface ResetOptions {
   seed?: number;
 }
 
+/** Declared magnitudes (Gymnasium's observation_space low/high; reward range when the env knows one). */
+export interface EnvBounds {
+  obs?: { low: readonly number[]; high: readonly number[] };
+  reward?: readonly [number, number];
+}
+
 export interface Env {
   readonly id: string;
   readonly observationSize: number;
   readonly actionCount: number;
+  readonly bounds?: EnvBounds;
   reset(options?: ResetOptions): ResetResult;
   step(action: number): StepResult;
   close?(): void;

@@ -26,9 +26,31 @@ export type AggregateResult =
   | { mix: Float32Array; verdicts: Verdict[] }
   | { mix: null; reason: string; verdicts: Verdict[] };
 
+/** What a rule may use besides the clients' uploads. */
+export interface AggregateContext {
+  /**
+   * The server's own update since the last round, θ_global(now) − θ_global(last round): in the
+   * hybrid recipe the global learner's progress on the pooled replay (FLTrust's root update).
+   * Absent when the server does not train (FedAvg) or did not move.
+   */
+  reference?: Float32Array;
+}
+
+/** Knobs of the robust rules, from config `aggregator.*`. */
+export interface RuleSettings {
+  /** trimmed-mean: fraction β of the clients cut from each end, per coordinate (0 ≤ β < 0.5). */
+  trim: number;
+  /** krum / multi-krum: the number f of Byzantine clients assumed. */
+  byzantine: number;
+  /** multi-krum: clients averaged (0 = K − f). */
+  select: number;
+}
+
+export const DEFAULT_RULE_SETTINGS: RuleSettings = { trim: 0.2, byzantine: 1, select: 0 };
+
 export interface Aggregator {
   readonly name: string;
-  aggregate(global: Float32Array, updates: readonly ClientUpdate[]): AggregateResult;
+  aggregate(global: Float32Array, updates: readonly ClientUpdate[], ctx?: AggregateContext): AggregateResult;
 }
 
 /** Σ_k w_k θ_k accumulated in float32, in client order, skipping zero weights (the trust rule's arithmetic). */

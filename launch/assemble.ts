@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { make } from "../envs/index";
 import { VectorEnv } from "../envs/vector";
+import type { EnvBounds } from "../envs/types";
 import { algorithmNamed } from "../algorithms/registry";
 import { WeightsStore, type Agent, type AlgorithmBuilder, type Space } from "../core/agent";
 import type { Bus } from "../core/bus";
@@ -14,6 +15,7 @@ import { RejectionCounter } from "../core/errors";
 import type { MetricsSink } from "../core/metrics";
 import type { ReplayStore } from "../core/replay";
 import { aggregatorNamed } from "../federation/aggregators";
+import { transitionLimits } from "../federation/bounds";
 import { filterNamed } from "../federation/filter";
 import { Actor } from "../nodes/actor";
 import { AggregationNode } from "../nodes/aggregation";
@@ -40,9 +42,9 @@ export function actorIndex(exp: Experiment, id: string): number {
   return 1000 + (h % 100_000);
 }
 
-export function envSpace(exp: Experiment): Space {
+export function envSpace(exp: Experiment): Space & { bounds?: EnvBounds } {
   const env = make(exp.env.id, { ...exp.env.options });
-  const r = { obsDim: env.observationSize, actionCount: env.actionCount };
+  const r = { obsDim: env.observationSize, actionCount: env.actionCount, bounds: env.bounds };
   env.close?.();
   return r;
 }
@@ -182,7 +184,7 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
   };
 }
 
-async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space, learnerConfig: unknown, init: Float32Array, checkpoints: boolean): Promise<Server> {
+async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space & { bounds?: EnvBounds }, learnerConfig: unknown, init: Float32Array, checkpoints: boolean): Promise<Server> {
   if (!deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
   const rejected = new RejectionCounter();
   const subjects = subjectsFor(exp.run);
@@ -205,6 +207,7 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
       agent: agent!, replay, filter, link, global, clock: deps.clock, rejected, log: deps.log,
       config: { tick: L.tick, updatesPerTick: L.updatesPerTick, replayRatio: L.replayRatio, warmup: L.warmup, batchSize: (learnerConfig as { batchSize: number }).batchSize, warmSample: L.filter.reservoir },
       checkpointDir: checkpoints ? join(runDirOf(exp), "learner-checkpoint") : undefined,
+      limits: transitionLimits(space.obsDim, space.bounds, L.bounds),
     });
   }
   let aggregation: AggregationNode | null = null;
@@ -212,8 +215,8 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
   if (ra) {
     const G = exp.aggregator;
     aggregation = new AggregationNode({
-      rule: aggregatorNamed(G.rule ?? ra.rule), global, clock: deps.clock, metrics, rejected, log: deps.log,
-      config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers },
+      rule: aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select }), global, clock: deps.clock, metrics, rejected, log: deps.log,
+      config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds },
       flush: () => link.flush(),
       onChange: ra.publishOnChange ? () => publisher.publish() : undefined,
     });

@@ -88,6 +88,11 @@ export const ExperimentSchema = z.strictObject({
       reservoir: z.number().int().min(1).default(4096),
     }).prefault({}),
     checkpoint: period(60_000, 20_000),
+    /** Plausible transitions: the env's declared observation/reward bounds widened by slack; maxAbs where none is declared. */
+    bounds: z.strictObject({
+      slack: z.number().min(1).default(2),
+      maxAbs: z.number().positive().default(1e4),
+    }).prefault({}),
   }).prefault({}),
   aggregator: z.strictObject({
     /** Rounds (FedAvg: one round per interval, averaging the uploads since the last). */
@@ -97,6 +102,18 @@ export const ExperimentSchema = z.strictObject({
     /** Aggregation rule by name (federation/aggregators.ts); default per recipe (hybrid trust, fedavg fedavg). */
     rule: z.string().optional(),
     staleAfter: period(90_000, 18_000),
+    /** trimmed-mean: fraction of clients cut from each end per coordinate. */
+    trim: z.number().min(0).lt(0.5).default(0.2),
+    /** krum / multi-krum: Byzantine clients assumed (f). */
+    byzantine: z.number().int().min(0).default(1),
+    /** multi-krum: clients averaged (0 = K − f). */
+    select: z.number().int().min(0).default(0),
+    /** Plausibility bounds, relative to max(‖θ_global‖, 1): uploads beyond them and rounds that would explode are refused (counted). */
+    bounds: z.strictObject({
+      normRatio: z.number().positive().default(3),
+      deltaRatio: z.number().positive().default(2),
+      growth: z.number().gt(1).default(2),
+    }).prefault({}),
     /** Apply the same blend to the global model's follower groups (the learner's target network). */
     mergeTarget: z.boolean().default(true),
   }).prefault({}),

@@ -12,6 +12,7 @@ import type { WeightsUpload } from "../core/links";
 import { blendInto, layoutSize } from "../core/params";
 import { l2diff } from "../core/vec";
 import type { Aggregator, Verdict } from "../federation/aggregator";
+import { globalRefused, weightsOutOfBounds, type WeightBounds } from "../federation/bounds";
 import type { GlobalState } from "./global";
 
 export interface AggregationConfig {
@@ -25,6 +26,8 @@ export interface AggregationConfig {
   /** Blend the global model's follower groups too. */
   mergeFollowers: boolean;
   followers: readonly string[];
+  /** Plausibility bounds on uploads and on the round's result (absent: only finiteness is checked). */
+  bounds?: WeightBounds;
 }
 
 export interface AggregationDeps {
@@ -46,6 +49,8 @@ interface Held {
   params: Float32Array;
   samples: number;
   receivedAt: number;
+  /** Why the latest upload was refused (it then takes no part and shows in the round's verdicts). */
+  refused?: string;
 }
 
 export interface RoundReport {
@@ -62,10 +67,15 @@ export class AggregationNode {
   private readonly size: number;
   private readonly hash: string;
   lastRound: RoundReport | null = null;
+  /** The global model right after the last round: the server's own update is measured from here. */
+  private sinceRound: Float32Array;
+  /** Rounds refused because their result was non-finite or exploding. */
+  refusedRounds = 0;
   constructor(private readonly d: AggregationDeps) {
     const lay = d.global.holder.layout();
     this.size = layoutSize(lay.entries);
     this.hash = lay.hash;
+    this.sinceRound = d.global.params().slice();
   }
 
   start(): void {
@@ -77,14 +87,26 @@ export class AggregationNode {
     }, "aggregation.round");
   }
 
-  /** Keeps a client's upload; refuses another layout, a wrong length or non-finite values (counted). */
+  /**
+   * Keeps a client's upload; refuses another layout, a wrong length, non-finite values and, with
+   * bounds, weights implausibly far from the global model (all counted by reason and actor).
+   * A refused upload replaces the client's previous one: it shows as refused in the next round.
+   */
   offer(actor: string, w: WeightsUpload): boolean {
-    const bad = w.layout.hash !== this.hash ? "layout_mismatch" : w.params.length !== this.size ? "size_mismatch" : !w.params.every(Number.isFinite) ? "non_finite" : null;
-    if (bad) {
-      this.d.rejected.count(bad, actor);
+    const malformed = w.layout.hash !== this.hash ? "layout_mismatch" : w.params.length !== this.size ? "size_mismatch" : null;
+    if (malformed) {
+      this.d.rejected.count(malformed, actor);
       return false;
     }
-    this.latest.set(actor, { actor, params: w.params, samples: w.samples, receivedAt: this.d.clock.now() });
+    const { bounds } = this.d.config;
+    const bad = bounds ? weightsOutOfBounds(w.params, this.d.global.params(), bounds) : w.params.every(Number.isFinite) ? null : "non_finite";
+    const now = this.d.clock.now();
+    if (bad) {
+      this.d.rejected.count(bad, actor);
+      this.latest.set(actor, { actor, params: new Float32Array(0), samples: 0, receivedAt: now, refused: bad });
+      return false;
+    }
+    this.latest.set(actor, { actor, params: w.params, samples: w.samples, receivedAt: now });
     return true;
   }
 
@@ -92,37 +114,53 @@ export class AggregationNode {
   async aggregate(): Promise<RoundReport> {
     const { global, config, clock, rule, metrics } = this.d;
     const now = clock.now();
-    const stale: RoundReport["clients"] = [];
+    const left: RoundReport["clients"] = [];
     const fresh: Held[] = [];
     for (const c of this.latest.values()) {
-      if (!config.forgetAfterRound && now - c.receivedAt > clock.units(config.staleAfter)) stale.push({ actor: c.actor, weight: 0, used: false, score: NaN, reason: "stale", staleness: now - c.receivedAt });
+      if (!config.forgetAfterRound && now - c.receivedAt > clock.units(config.staleAfter)) left.push({ actor: c.actor, weight: 0, used: false, score: NaN, reason: "stale", staleness: now - c.receivedAt });
+      else if (c.refused) left.push({ actor: c.actor, weight: 0, used: false, score: NaN, reason: c.refused, staleness: now - c.receivedAt });
       else fresh.push(c);
     }
     if (config.forgetAfterRound) this.latest.clear();
     global.round++;
     const g = global.params();
-    const r = fresh.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, fresh);
+    // The server's own update since the last round (the hybrid learner's progress on the pooled replay).
+    const reference = new Float32Array(g.length);
+    let moved = false;
+    for (let j = 0; j < g.length; j++) if ((reference[j] = g[j]! - this.sinceRound[j]!) !== 0) moved = true;
+    const r = fresh.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, fresh, moved ? { reference } : {});
     const staleness = new Map(fresh.map((c) => [c.actor, now - c.receivedAt]));
-    const report: RoundReport = { round: global.round, changed: r.mix !== null, deltaNorm: 0, clients: [...stale, ...r.verdicts.map((v) => ({ ...v, staleness: staleness.get(v.actor) ?? 0 }))] };
+    const report: RoundReport = { round: global.round, changed: false, deltaNorm: 0, clients: [...left, ...r.verdicts.map((v) => ({ ...v, staleness: staleness.get(v.actor) ?? 0 }))] };
+    let reason = r.mix ? null : r.reason;
     if (r.mix) {
       const { alpha } = config;
       const out = new Float32Array(g.length);
       for (let j = 0; j < out.length; j++) out[j] = alpha * g[j]! + (1 - alpha) * r.mix[j]!;
-      const moved: Record<string, Float32Array> = { [global.shipped]: out };
-      if (config.mergeFollowers) {
-        const w = global.holder.weights();
-        for (const name of config.followers) if (w[name]) moved[name] = blendInto(w[name]!, r.mix, 1 - alpha);
+      // The global model never becomes non-finite or explodes, whatever the rule let through.
+      reason = globalRefused(out, g, config.bounds?.growth ?? Infinity);
+      if (reason) {
+        this.refusedRounds++;
+        this.d.rejected.count(reason, "aggregation");
+      } else {
+        const next: Record<string, Float32Array> = { [global.shipped]: out };
+        if (config.mergeFollowers) {
+          const w = global.holder.weights();
+          for (const name of config.followers) if (w[name]) next[name] = blendInto(w[name]!, r.mix, 1 - alpha);
+        }
+        global.holder.setWeights(next);
+        global.version++;
+        report.changed = true;
+        report.deltaNorm = l2diff(out, g);
       }
-      global.holder.setWeights(moved);
-      global.version++;
-      report.deltaNorm = l2diff(out, g);
-    } else {
-      report.reason = r.reason;
-      this.d.log?.(`aggregation round ${global.round}: global model unchanged (${r.reason})`);
     }
+    if (reason) {
+      report.reason = reason;
+      this.d.log?.(`aggregation round ${global.round}: global model unchanged (${reason})`);
+    }
+    this.sinceRound = global.params().slice();
     this.lastRound = report;
     metrics.write("aggregation", { round: report.round, rule: rule.name, changed: report.changed, reason: report.reason ?? null, deltaNorm: report.deltaNorm, version: global.version, clients: report.clients });
-    if (r.mix) await this.d.onChange?.();
+    if (report.changed) await this.d.onChange?.();
     return report;
   }
 

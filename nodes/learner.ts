@@ -16,6 +16,7 @@ import type { Clock, Period, Timer } from "../core/clock";
 import type { RejectionCounter } from "../core/errors";
 import type { ServerLink } from "../core/links";
 import type { ReplayStore } from "../core/replay";
+import { batchOutOfBounds, type TransitionLimits } from "../federation/bounds";
 import type { ExperienceFilter } from "../federation/filter";
 import type { GlobalState } from "./global";
 
@@ -41,6 +42,8 @@ export interface LearnerDeps {
   clock: Clock;
   rejected: RejectionCounter;
   config: LearnerConfig;
+  /** Plausible magnitudes of observations and rewards; a batch with any value beyond them is refused whole. */
+  limits?: TransitionLimits;
   /** Where checkpoints go (model + counters); start() resumes from it. */
   checkpointDir?: string;
   log?: (line: string) => void;
@@ -51,10 +54,12 @@ interface Counters {
   received: number;
   accepted: number;
   filtered: number;
+  /** Rows of batches refused whole (out of bounds, gated). */
+  refused: number;
 }
 
 export class Learner {
-  readonly counters: Counters = { updates: 0, received: 0, accepted: 0, filtered: 0 };
+  readonly counters: Counters = { updates: 0, received: 0, accepted: 0, filtered: 0, refused: 0 };
   lastLoss = NaN;
   /** replayRatio bookkeeping: update credit, accepted count already credited, credit dropped at the cap. */
   private credit = 0;
@@ -79,11 +84,17 @@ export class Learner {
     this.timer = clock.every(config.tick, () => this.tick(), "learner.tick");
   }
 
-  /** A batch from a client: filter, store. True once stored; a throw (replay down) means retry. */
-  onBatch = async (_actor: string, batch: TransitionBatch): Promise<boolean> => {
+  /** A batch from a client: bounds, filter, store. True once stored, false when refused; a throw (replay down) means retry. */
+  onBatch = async (actor: string, batch: TransitionBatch): Promise<boolean> => {
     const t0 = performance.now();
     const c = this.counters;
     c.received += batch.n;
+    const bad = this.d.limits ? batchOutOfBounds(batch, this.d.limits) : null;
+    if (bad) {
+      this.d.rejected.count(bad, actor);
+      c.refused += batch.n;
+      return false;
+    }
     const kept = filterBatch(batch, this.d.filter.keep(batch));
     c.filtered += batch.n - kept.n;
     this.filterMs += performance.now() - t0;

@@ -33,6 +33,8 @@ export class CartPoleEnv implements Env {
   readonly id = "CartPole-v1";
   readonly observationSize = 4;
   readonly actionCount = 2;
+  /** Gymnasium's observation_space: x ±2·2.4, θ ±2·12°, velocities unbounded; reward 1 per step. */
+  readonly bounds = { obs: { low: [-4.8, -Infinity, -0.41887903, -Infinity], high: [4.8, Infinity, 0.41887903, Infinity] }, reward: [0, 1] as const };
 
   private random: RandomSource | undefined;
   private readonly suttonBarto: boolean;

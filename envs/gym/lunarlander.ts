@@ -73,6 +73,8 @@ export class LunarLanderEnv implements Env {
   readonly id = "LunarLander-v3";
   readonly observationSize = 8;
   readonly actionCount = 4;
+  /** Gymnasium v3's observation_space (reward: no declared range). */
+  readonly bounds = { obs: { low: [-2.5, -2.5, -10, -10, -2 * Math.PI, -10, 0, 0], high: [2.5, 2.5, 10, 10, 2 * Math.PI, 10, 1, 1] } };
   readonly continuous: boolean;
   readonly gravity: number;
   readonly enableWind: boolean;

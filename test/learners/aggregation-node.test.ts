@@ -147,14 +147,16 @@ describe("aggregation node", () => {
     expect(s.node.offer("alien", upload(f(1, 2, 3), 10, other))).to.equal(false);
     expect(s.node.offer("short", upload(f(1, 2)))).to.equal(false);
     expect(s.node.offer("nan", upload(f(1, NaN, 3)))).to.equal(false);
-    expect(s.node.offer("good", upload(f(Infinity, 0, 0)))).to.equal(false); // does not replace the held upload
+    expect(s.node.offer("fine", upload(f(1, 2, 3)))).to.equal(true);
+    expect(s.node.offer("fine", upload(f(Infinity, 0, 0)))).to.equal(false); // replaces its held upload: excluded, visibly
     expect(s.rejected.snapshot()).to.deep.equal({
       total: 4,
       byReason: { layout_mismatch: 1, size_mismatch: 1, non_finite: 2 },
-      bySource: { alien: 1, short: 1, nan: 1, good: 1 },
+      bySource: { alien: 1, short: 1, nan: 1, fine: 1 },
     });
     const r = await s.node.aggregate();
-    expect(r.clients.map((c) => c.actor)).to.deep.equal(["good"]);
+    // Malformed uploads are dropped; implausible ones are listed as refused, with the reason.
+    expect(r.clients.map((c) => [c.actor, c.used, c.weight, c.reason ?? null])).to.deep.equal([["nan", false, 0, "non_finite"], ["fine", false, 0, "non_finite"], ["good", true, 1, null]]);
     expect(arr(s.global.params())).to.deep.equal([1, 2, 3]);
   });
 
@@ -219,5 +221,52 @@ describe("aggregation node", () => {
     node.stop();
     await clock.advance(10);
     expect(global.round).to.equal(3);
+  });
+});
+
+describe("aggregation node: bounds and the server's reference update", () => {
+  const bounds = { normRatio: 3, deltaRatio: 2, growth: 1.5 };
+
+  it("refuses weights beyond the norm and update bounds, counted by reason and actor, shown in the round", async () => {
+    // global (3,4,0): ‖θ_g‖ = 5, so ‖θ_k‖ ≤ 3·5 = 15 and ‖θ_k − θ_g‖ ≤ 2·5 = 10.
+    const s = setup({ config: { alpha: 0, bounds }, init: f(3, 4, 0) });
+    expect(s.node.offer("ok", upload(f(3, 4, 1)))).to.equal(true); // ‖θ‖ √26, ‖Δ‖ 1
+    expect(s.node.offer("huge", upload(f(1e30, 0, 0)))).to.equal(false); // finite, and still poison: ‖θ‖ 1e30
+    expect(s.node.offer("scaled", upload(f(12, 16, 0)))).to.equal(false); // ‖θ‖ 20 > 15
+    expect(s.node.offer("far", upload(f(-6, -8, 0)))).to.equal(false); // ‖θ‖ 10 ≤ 15, but ‖Δ‖ = ‖(−9,−12,0)‖ = 15 > 10
+    expect(s.node.offer("edge", upload(f(-3, -4, 0)))).to.equal(true); // ‖Δ‖ = 10 ≤ 10: bounds pass it, the rule judges it
+    expect(s.rejected.snapshot()).to.deep.equal({ total: 3, byReason: { norm_bound: 2, delta_bound: 1 }, bySource: { huge: 1, scaled: 1, far: 1 } });
+    const r = await s.node.aggregate();
+    expect(r.clients.map((c) => [c.actor, c.used, c.reason ?? null])).to.deep.equal([["huge", false, "norm_bound"], ["scaled", false, "norm_bound"], ["far", false, "delta_bound"], ["ok", true, null], ["edge", true, null]]);
+    // mean of (3,4,1) and (−3,−4,0) = (0,0,0.5); α = 0.
+    expect(arr(s.global.params())).to.deep.equal([0, 0, 0.5]);
+  });
+
+  it("refuses a round whose result would be non-finite or explode; the global model stays as it was", async () => {
+    const fixed = (mix: Float32Array): Aggregator => ({ name: "fixed", aggregate: (_g, u) => ({ mix, verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) });
+    // growth 1.5 on ‖θ_g‖ = 5: a result of norm 10 is refused (exploding); without bounds a NaN mix is still refused.
+    const s = setup({ config: { alpha: 0, bounds }, init: f(3, 4, 0), rule: fixed(f(6, 8, 0)) });
+    s.node.offer("a", upload(f(3, 4, 0)));
+    let r = await s.node.aggregate();
+    expect(r).to.deep.include({ changed: false, reason: "exploding_result" });
+    expect([arr(s.global.params()), s.global.version, s.changes()]).to.deep.equal([[3, 4, 0], 0, 0]);
+    const t = setup({ config: { alpha: 0.5 }, init: f(3, 4, 0), rule: fixed(f(NaN, 0, 0)) });
+    t.node.offer("a", upload(f(3, 4, 0)));
+    r = await t.node.aggregate();
+    expect(r).to.deep.include({ changed: false, reason: "non_finite_result" });
+    expect(arr(t.global.params())).to.deep.equal([3, 4, 0]);
+    expect(t.rejected.snapshot().byReason).to.deep.equal({ non_finite_result: 1 });
+    expect(t.node.refusedRounds).to.equal(1);
+  });
+
+  it("hands the rule the server's own update since the last round as the reference", async () => {
+    const seen: (number[] | null)[] = [];
+    const rule: Aggregator = { name: "spy", aggregate: (g, u, ctx) => (seen.push(ctx?.reference ? Array.from(ctx.reference) : null), { mix: g.slice(), verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) };
+    const s = setup({ config: { alpha: 0 }, init: f(1, 1, 1), rule });
+    s.node.offer("a", upload(f(1, 1, 1)));
+    await s.node.aggregate(); // the server has not moved: no reference
+    s.holder.setWeights({ online: f(1.5, 1, 0) }); // the learner trains between rounds
+    await s.node.aggregate();
+    expect(seen).to.deep.equal([null, [0.5, 0, -1]]);
   });
 });

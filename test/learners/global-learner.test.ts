@@ -14,8 +14,8 @@ import type { ReplayStore } from "../../core/replay";
 function batch(n: number, offset: number) {
   const b = allocBatch(n, 4);
   for (let i = 0; i < n * 4; i++) {
-    b.obs[i] = Math.sin(offset + i) * 2;
-    b.nextObs[i] = Math.cos(offset + i) * 2;
+    b.obs[i] = Math.sin(offset + i) * 0.8; // within CartPole's declared bounds (θ ±0.42, widened ×2)
+    b.nextObs[i] = Math.cos(offset + i) * 0.8;
   }
   for (let i = 0; i < n; i++) b.actions[i] = i % 2;
   return b;
@@ -34,6 +34,25 @@ async function setup(replay: ReplayStore = new MemoryReplay(10_000, 4, 1), learn
 }
 
 describe("hybrid learner ingest (through the server link)", () => {
+  it("refuses a batch with implausible magnitudes whole (finite 3e38 observations, 1e9 rewards), counted by reason and actor", async () => {
+    const { server, replay, deliver, topo } = await setup();
+    const huge = batch(20, 0);
+    huge.obs[5] = 3e38; // finite, and would poison the model through the replay
+    expect(await deliver("actor-3", encodeTransitions({ actor: "actor-3", env: "CartPole-v1", seq: 0, ts: 1, batch: huge }))).to.equal(false);
+    const rich = batch(20, 1);
+    rich.rewards[7] = 1e9;
+    expect(await deliver("actor-3", encodeTransitions({ actor: "actor-3", env: "CartPole-v1", seq: 1, ts: 1, batch: rich }))).to.equal(false);
+    const angle = batch(20, 2);
+    angle.nextObs[2] = 0.9; // θ beyond 2 × CartPole's 0.419 rad
+    expect(await deliver("actor-3", encodeTransitions({ actor: "actor-3", env: "CartPole-v1", seq: 2, ts: 1, batch: angle }))).to.equal(false);
+    expect(await deliver("actor-4", encodeTransitions({ actor: "actor-4", env: "CartPole-v1", seq: 0, ts: 1, batch: batch(20, 3) }))).to.equal(true);
+    expect(server.rejected.snapshot()).to.deep.include({ byReason: { obs_bound: 2, reward_bound: 1 }, bySource: { "actor-3": 3 } });
+    expect(await replay.size()).to.equal(20);
+    expect(server.learner!.counters).to.deep.include({ received: 80, refused: 60, accepted: 20 });
+    topo.dispose();
+  });
+
+
   it("a batch delivered twice (a retry whose ack was lost) is acknowledged again but stored once", async () => {
     const { server, replay, deliver, topo } = await setup();
     const msg = encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq: 7, ts: 1000, batch: batch(50, 0) });
