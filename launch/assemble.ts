@@ -17,6 +17,8 @@ import type { ReplayStore } from "../core/replay";
 import { aggregatorNamed } from "../federation/aggregators";
 import { transitionLimits } from "../federation/bounds";
 import { filterNamed } from "../federation/filter";
+import { byzantineLinks, type Attack } from "../federation/byzantine";
+import type { Downlink, Uplink } from "../core/links";
 import { Actor } from "../nodes/actor";
 import { AggregationNode } from "../nodes/aggregation";
 import { GlobalState, Publisher } from "../nodes/global";
@@ -102,6 +104,15 @@ export interface AssembleWhat {
   server: boolean;
   /** Checkpoint directories under the run dir (process mode); the embedded run checkpoints nothing. */
   checkpoints?: boolean;
+  /** Every actor assembled here attacks (`fedrl actor --byzantine`); otherwise config actors.byzantine picks the last ones. */
+  byzantine?: Attack;
+}
+
+/** The attack of actor `index`, if it is one of the run's Byzantine actors. */
+export function attackOf(exp: Experiment, index: number, override?: Attack): Attack | null {
+  if (override) return override;
+  const B = exp.actors.byzantine;
+  return B.count > 0 && index >= exp.actors.count - B.count && index < exp.actors.count ? (B.attack as Attack) : null;
 }
 
 export interface Server {
@@ -150,9 +161,14 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
       const agent = builder.makeAgent(space, actorConfig, s.agent, init);
       agents.push(agent);
       const ra = recipe.actors;
-      const federation = ra && deps.bus ? {
-        uplink: new BusUplink(deps.bus, subjects, id, exp.env.id, { delivery: ra.shipTransitions ? A.delivery : "publish", window: A.window, maxQueued: A.maxQueuedBatches, ackTimeoutMs: A.ackTimeoutMs, log: deps.log }),
-        downlink: new BusDownlink(deps.bus, subjects, agent.layout(), (l) => deps.log(`${id}: ${l}`)),
+      let links = ra && deps.bus ? {
+        uplink: new BusUplink(deps.bus, subjects, id, exp.env.id, { delivery: ra.shipTransitions ? A.delivery : "publish", window: A.window, maxQueued: A.maxQueuedBatches, ackTimeoutMs: A.ackTimeoutMs, log: deps.log }) as Uplink,
+        downlink: new BusDownlink(deps.bus, subjects, agent.layout(), (l) => deps.log(`${id}: ${l}`)) as Downlink,
+      } : null;
+      const attack = attackOf(exp, index, what.byzantine);
+      if (links && attack) links = byzantineLinks(links.uplink, links.downlink, { attack, scale: A.byzantine.scale, seed: s.agent * 7919 + 13, actionCount: space.actionCount });
+      const federation = ra && links ? {
+        ...links,
         shipTransitions: ra.shipTransitions,
         weightsEvery: A.weights,
         beta: ra.adopt === "replace" || A.merge === "replace" ? 1 : A.blendBeta,

@@ -6,6 +6,7 @@
  *   fedrl train-local   the local recipe with one actor, no network
  *   fedrl replay-clear  empty the run's Redis replay
  */
+import { ATTACKS, isAttack } from "../federation/byzantine";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ const COMMON = "  -c, --config FILE        experiment YAML (configs/*.yaml); def
 const COMMANDS: Record<string, { usage: string; options: NonNullable<ParseArgsConfig["options"]> }> = {
   run: { usage: `fedrl run [--config FILE] [--set k=v ...]\n  Trains: in one process by default; as a learner and actor processes over NATS + Redis when NATS_URL is set.\n  Modes (config 'mode'): ${Object.values(RECIPES).map((r) => `${r.name}: ${r.summary}`).join("; ")}.\n${COMMON}`, options: {} },
   learner: { usage: `fedrl learner [--config FILE] [--set k=v ...]\n  The recipe's server side (global learner and/or aggregator) over NATS (+ Redis for hybrid), until Ctrl-C.\n${COMMON}`, options: {} },
-  actor: { usage: `fedrl actor --id ID [--config FILE] [--set k=v ...]\n  One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists.\n  --id ID                  actor id (letters, digits, '_' or '-')\n${COMMON}`, options: { id: { type: "string" } } },
+  actor: { usage: `fedrl actor --id ID [--byzantine ATTACK] [--config FILE] [--set k=v ...]\n  One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists.\n  --id ID                  actor id (letters, digits, '_' or '-')\n  --byzantine ATTACK       run as an adversary (robustness tests): ${ATTACKS.join(", ")}\n${COMMON}`, options: { id: { type: "string" }, byzantine: { type: "string" } } },
   "train-local": {
     usage: `fedrl train-local [--env ID] [--episodes N] [--steps N] [--target R] [--window W] [--seed S] [--run-dir DIR] [--config FILE] [--set k=v ...]\n  The local recipe with one actor on the step clock; checkpoint in <run-dir>/actor-0-checkpoint.\n  --env ID                 environment (default: the config's, CartPole-v1)\n  --episodes N / --steps N budget\n  --target R               stop once the mean over --window episodes reaches R\n  --seed S                 seed\n  --run-dir DIR            where metrics and the checkpoint go (default runs/local-<env>-<time>)\n${COMMON}`,
     options: { env: { type: "string" }, episodes: { type: "string" }, steps: { type: "string" }, target: { type: "string" }, window: { type: "string" }, seed: { type: "string" }, "run-dir": { type: "string" } },
@@ -123,7 +124,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case "actor": {
       if (!values.id) throw new ConfigError("fedrl actor needs --id (letters, digits, '_' or '-')");
-      const stats = await runActorProcess(exp, values.id as string, { log, signal: ac.signal });
+      const attack = values.byzantine as string | undefined;
+      if (attack !== undefined && !isAttack(attack)) throw new ConfigError(`--byzantine: unknown attack "${attack}"; valid: ${ATTACKS.join(", ")}`);
+      const stats = await runActorProcess(exp, values.id as string, { log, signal: ac.signal, byzantine: attack });
       log(`actor ${values.id} done: ${JSON.stringify(stats)}`);
       return 0;
     }

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ALGORITHMS } from "../algorithms/registry";
 import { AGGREGATORS } from "../federation/aggregators";
+import { ATTACKS } from "../federation/byzantine";
 import { FILTERS } from "../federation/filter";
 import { RECIPES } from "./recipes";
 
@@ -57,6 +58,13 @@ export const ExperimentSchema = z.strictObject({
     mergeTarget: z.boolean().default(true),
     /** Env steps per second cap (0 = as fast as possible); useful to emulate slow devices. */
     maxStepsPerSec: z.number().nonnegative().default(0),
+    /** Adversaries for robustness tests: the last `count` actors send `attack`'s corruption (federation/byzantine.ts). */
+    byzantine: z.strictObject({
+      count: z.number().int().min(0).default(0),
+      attack: z.string().default("sign-flip"),
+      /** The attack's strength (sign-flip c, scaled c, noise σ, flood copies); default per attack. */
+      scale: z.number().positive().optional(),
+    }).prefault({}),
   }).prefault({}),
   learner: z.strictObject({
     tick: period(500, 100),
@@ -203,6 +211,8 @@ function checkNames(exp: Experiment, where: string): void {
   known("algorithm", exp.algorithm, Object.keys(ALGORITHMS));
   known("learner.filter.name", exp.learner.filter.name, Object.keys(FILTERS));
   if (exp.aggregator.rule !== undefined) known("aggregator.rule", exp.aggregator.rule, Object.keys(AGGREGATORS));
+  known("actors.byzantine.attack", exp.actors.byzantine.attack, ATTACKS);
+  if (exp.actors.byzantine.count > exp.actors.count) throw new ConfigError(`${where}: actors.byzantine.count ${exp.actors.byzantine.count} exceeds actors.count ${exp.actors.count}`);
   const algo = ALGORITHMS[exp.algorithm]!;
   for (const [key, raw] of [["agent", exp.agent], ["learnerAgent", { ...exp.agent, ...exp.learnerAgent }]] as const) {
     try {

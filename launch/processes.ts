@@ -3,6 +3,7 @@
  * `fedrl actor --id X` (one actor). Both assemble their part with the same `assemble()` as the
  * embedded run; only the connections and the wall clock differ.
  */
+import type { Attack } from "../federation/byzantine";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { WallClock } from "../core/clock";
@@ -17,6 +18,8 @@ import { hasServer, recipeOf } from "./recipes";
 export interface ProcessOptions {
   log: Log;
   signal: AbortSignal;
+  /** Run this actor as an adversary (robustness tests). */
+  byzantine?: Attack;
 }
 
 function requireTransports(exp: Experiment, needRedis: boolean): void {
@@ -72,7 +75,8 @@ export async function runActorProcess(exp: Experiment, id: string, o: ProcessOpt
   const subjects = subjectsFor(exp.run);
   const clock = new WallClock((n, e) => o.log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
   const bus = recipe.actors ? await openBus(exp.transport.nats, `fedrl-${exp.run}-${id}`, o.log) : undefined;
-  const topo = await assemble(exp, { bus, clock, log: o.log, metrics: (c) => new JsonlMetrics(join(runDirOf(exp), `${c}.jsonl`), c) }, { actors: [id], server: false });
+  const topo = await assemble(exp, { bus, clock, log: o.log, metrics: (c) => new JsonlMetrics(join(runDirOf(exp), `${c}.jsonl`), c) }, { actors: [id], server: false, byzantine: o.byzantine });
+  if (o.byzantine) o.log(`${id}: Byzantine actor, attack ${o.byzantine}`);
   const actor = topo.actors[0]!;
   const agent = topo.agents[0]!;
   // The actor's only state is its checkpoint: model, optimiser, counters, ε. A restarted actor
