@@ -50,6 +50,8 @@ export interface Agent extends WeightsHolder, Saveable {
   update(): { loss: number } | null;
   /** One gradient step on an external batch: present only for off-policy algorithms. */
   learn?(batch: TransitionBatch): { loss: number };
+  /** Per-row TD error |Q(s,a) − y| under the current weights (off-policy value learners): lets a learner judge a client's data. */
+  tdErrors?(batch: TransitionBatch): Float32Array;
   progress(): Progress;
   dispose(): void;
 }

@@ -50,6 +50,8 @@ export const DEFAULT_RULE_SETTINGS: RuleSettings = { trim: 0.2, byzantine: 1, se
 
 export interface Aggregator {
   readonly name: string;
+  /** The weights rank clients by trust (uniform = fully trusted): the trust gate may use them. */
+  readonly weightsAreTrust?: boolean;
   aggregate(global: Float32Array, updates: readonly ClientUpdate[], ctx?: AggregateContext): AggregateResult;
 }
 

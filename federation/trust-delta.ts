@@ -35,6 +35,7 @@ function coordinateMedian(vs: readonly Float64Array[], size: number): Float64Arr
 
 export class TrustDeltaRule implements Aggregator {
   readonly name = "trust-delta";
+  readonly weightsAreTrust = true;
   aggregate(global: Float32Array, updates: readonly ClientUpdate[], ctx?: AggregateContext): AggregateResult {
     const K = updates.length;
     if (K === 0) return { mix: null, reason: "no_clients", verdicts: [] };

@@ -8,6 +8,7 @@ import { weightedMix, type AggregateResult, type Aggregator, type ClientUpdate }
 
 export class TrustRule implements Aggregator {
   readonly name = "trust";
+  readonly weightsAreTrust = true;
   aggregate(global: Float32Array, updates: readonly ClientUpdate[]): AggregateResult {
     const sims = updates.map((u) => cosine(global, u.params));
     const raw = sims.map((s) => Math.max(0, s));

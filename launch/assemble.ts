@@ -17,6 +17,7 @@ import type { ReplayStore } from "../core/replay";
 import { aggregatorNamed } from "../federation/aggregators";
 import { transitionLimits } from "../federation/bounds";
 import { filterNamed } from "../federation/filter";
+import { TrustGate } from "../federation/trust-gate";
 import { byzantineLinks, type Attack } from "../federation/byzantine";
 import type { Downlink, Uplink } from "../core/links";
 import { Actor } from "../nodes/actor";
@@ -215,6 +216,7 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
     if (learner) metrics.write("learner", await learner.stats());
   });
   let replay: ReplayStore | null = null;
+  const gate = recipe.learner ? new TrustGate(L.gate) : null;
   if (recipe.learner) {
     if (!deps.replay) throw new Error(`mode ${recipe.name} needs a replay`);
     replay = await deps.replay(space);
@@ -224,14 +226,16 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
       config: { tick: L.tick, updatesPerTick: L.updatesPerTick, replayRatio: L.replayRatio, warmup: L.warmup, batchSize: (learnerConfig as { batchSize: number }).batchSize, warmSample: L.filter.reservoir },
       checkpointDir: checkpoints ? join(runDirOf(exp), "learner-checkpoint") : undefined,
       limits: transitionLimits(space.obsDim, space.bounds, L.bounds),
+      gate: gate ?? undefined,
     });
   }
   let aggregation: AggregationNode | null = null;
   const ra = recipe.aggregation;
   if (ra) {
     const G = exp.aggregator;
+    const rule = aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select });
     aggregation = new AggregationNode({
-      rule: aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select }), global, clock: deps.clock, metrics, rejected, log: deps.log,
+      rule, global, onRound: gate ? (r) => gate.onRound(r.clients, rule.weightsAreTrust ?? false) : undefined, clock: deps.clock, metrics, rejected, log: deps.log,
       config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds },
       flush: () => link.flush(),
       onChange: ra.publishOnChange ? () => publisher.publish() : undefined,

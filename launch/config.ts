@@ -101,6 +101,14 @@ export const ExperimentSchema = z.strictObject({
       slack: z.number().min(1).default(2),
       maxAbs: z.number().positive().default(1e4),
     }).prefault({}),
+    /** Trust-gated replay (federation/trust-gate.ts): batches of clients whose trust is below `below` are refused; a per-client quota against floods. */
+    gate: z.strictObject({
+      below: z.number().min(0).max(1).default(0.5),
+      rate: z.number().gt(0).max(1).default(0.5),
+      tdRatio: z.number().gt(1).default(3),
+      quota: z.number().min(0).default(3),
+      quotaFloor: z.number().int().min(0).default(2000),
+    }).prefault({}),
   }).prefault({}),
   aggregator: z.strictObject({
     /** Rounds (FedAvg: one round per interval, averaging the uploads since the last). */

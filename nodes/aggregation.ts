@@ -39,6 +39,8 @@ export interface AggregationDeps {
   config: AggregationConfig;
   /** Delivers uploads already on their way (on the step clock, before a round). */
   flush?: () => Promise<void>;
+  /** Called after every round with its report (the trust gate folds the verdicts in). */
+  onRound?: (r: RoundReport) => void;
   /** Called after a round that changed the model (FedAvg publishes at once). */
   onChange?: () => Promise<void>;
   log?: (line: string) => void;
@@ -160,6 +162,7 @@ export class AggregationNode {
     this.sinceRound = global.params().slice();
     this.lastRound = report;
     metrics.write("aggregation", { round: report.round, rule: rule.name, changed: report.changed, reason: report.reason ?? null, deltaNorm: report.deltaNorm, version: global.version, clients: report.clients });
+    this.d.onRound?.(report);
     if (report.changed) await this.d.onChange?.();
     return report;
   }

@@ -11,13 +11,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Agent } from "../core/agent";
-import { filterBatch, type TransitionBatch } from "../core/batch";
+import { filterBatch, sliceBatch, type TransitionBatch } from "../core/batch";
 import type { Clock, Period, Timer } from "../core/clock";
 import type { RejectionCounter } from "../core/errors";
 import type { ServerLink } from "../core/links";
 import type { ReplayStore } from "../core/replay";
 import { batchOutOfBounds, type TransitionLimits } from "../federation/bounds";
 import type { ExperienceFilter } from "../federation/filter";
+import type { TrustGate } from "../federation/trust-gate";
 import type { GlobalState } from "./global";
 
 export interface LearnerConfig {
@@ -44,6 +45,8 @@ export interface LearnerDeps {
   config: LearnerConfig;
   /** Plausible magnitudes of observations and rewards; a batch with any value beyond them is refused whole. */
   limits?: TransitionLimits;
+  /** Gates each client's batches by its trust and an insert quota; fed TD errors of its rows. */
+  gate?: TrustGate;
   /** Where checkpoints go (model + counters); start() resumes from it. */
   checkpointDir?: string;
   log?: (line: string) => void;
@@ -90,10 +93,17 @@ export class Learner {
     const c = this.counters;
     c.received += batch.n;
     const bad = this.d.limits ? batchOutOfBounds(batch, this.d.limits) : null;
-    if (bad) {
-      this.d.rejected.count(bad, actor);
+    const { gate, agent } = this.d;
+    const admitted = bad ?? (gate ? gate.admit(actor, batch.n) : "ok");
+    if (admitted !== "ok") {
+      this.d.rejected.count(admitted === "distrusted" ? "gated" : admitted, actor);
       c.refused += batch.n;
       return false;
+    }
+    // The learner's data check: TD errors of (up to 64 of) the client's rows under the global model.
+    if (gate && agent.tdErrors && c.updates > 0) {
+      const td = agent.tdErrors(batch.n > 64 ? sliceBatch(batch, 0, 64) : batch);
+      gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);
     }
     const kept = filterBatch(batch, this.d.filter.keep(batch));
     c.filtered += batch.n - kept.n;
@@ -101,6 +111,7 @@ export class Learner {
     if (kept.n > 0) {
       await this.d.replay.insert(kept);
       c.accepted += kept.n;
+      gate?.onAccepted(actor, kept.n);
     }
     return true;
   };
@@ -109,6 +120,7 @@ export class Learner {
   async tick(): Promise<void> {
     const { replay, config, link } = this.d;
     await link.drain();
+    this.d.gate?.decay();
     const { replayRatio, updatesPerTick } = config;
     let n = updatesPerTick;
     if (replayRatio > 0) {
@@ -137,6 +149,7 @@ export class Learner {
       version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
       ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,
       replay: await this.d.replay.stats(), filter: this.d.filter.stats(), rejected: this.d.rejected.snapshot(), dropped: l.dropped,
+      gate: this.d.gate?.snapshot() ?? null,
     };
   }
 

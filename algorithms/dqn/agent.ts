@@ -17,10 +17,11 @@ import { Random as Rng } from "../../core/random";
 import type { Transition } from "../../core/batch";
 import { QNetwork, type Workspace } from "./network";
 import { TfDqnEngine } from "./tf-engine";
+import { TargetMode, WasmDqnEngine } from "./wasm-engine";
 import * as tf from "@tensorflow/tfjs";
 
 /** Which learning engine a config resolves to under the current tfjs backend. */
-export function resolveEngine(c: DqnConfig): "js" | "tf" {
+export function resolveEngine(c: DqnConfig): "js" | "tf" | "wasm" {
   if (c.engine !== "auto") return c.engine;
   let backend = "";
   try {
@@ -72,7 +73,9 @@ export class DqnAgent implements Agent {
   private gammaN: number;
   /** tfjs learning engine when config.engine resolves to "tf" (then params mirror its weights) */
   private readonly tfe: TfDqnEngine | null;
-  readonly engine: "js" | "tf";
+  /** WebAssembly kernel when config.engine resolves to "wasm" (params mirror its weights after each step) */
+  private readonly wx: WasmDqnEngine | null;
+  readonly engine: "js" | "tf" | "wasm";
   /** env steps observed */
   steps = 0;
   /** episodes finished */
@@ -99,9 +102,12 @@ export class DqnAgent implements Agent {
     this.sampleBatch = allocBatch(c.batchSize, opts.obsDim);
     this.gammaN = Math.pow(c.gamma, c.nStep);
     this.engine = resolveEngine(c);
-    if (this.engine === "tf" && c.dueling) throw new Error("DQN config: engine \"tf\" does not support dueling; use \"js\"");
+    if ((this.engine === "tf" || this.engine === "wasm") && c.dueling) throw new Error(`DQN config: engine "${this.engine}" does not support dueling; use "js"`);
     this.tfe = this.engine === "tf"
       ? new TfDqnEngine(this.net, this.params, { double: c.algorithm === "double", gammaN: this.gammaN, lr: c.lr, beta1: c.adamBeta1, beta2: c.adamBeta2, eps: c.adamEps, huberDelta: c.huberDelta, maxGradNorm: c.maxGradNorm })
+      : null;
+    this.wx = this.engine === "wasm"
+      ? new WasmDqnEngine(this.net, this.params, { double: c.algorithm === "double", gammaN: this.gammaN, lr: c.lr, beta1: c.adamBeta1, beta2: c.adamBeta2, eps: c.adamEps, huberDelta: c.huberDelta, maxGradNorm: c.maxGradNorm, batchSize: c.batchSize })
       : null;
   }
 
@@ -114,7 +120,7 @@ export class DqnAgent implements Agent {
   /** ε-greedy action. */
   selectAction(obs: ArrayLike<number>): number {
     if (this.rng.next() < this.eps.value) return this.rng.int(this.numActions);
-    return this.net.argmax(this.params, obs, this.ws1);
+    return this.greedyAction(obs);
   }
 
   act(obs: ArrayLike<number>, mode: ActMode): number {
@@ -126,6 +132,7 @@ export class DqnAgent implements Agent {
   }
 
   greedyAction(obs: ArrayLike<number>): number {
+    if (this.wx) return this.wx.greedyAction(obs);
     return this.net.argmax(this.params, obs, this.ws1);
   }
 
@@ -173,6 +180,7 @@ export class DqnAgent implements Agent {
     const c = this.config, A = this.numActions;
     if (b.obsDim !== this.obsDim) throw new Error(`learnOn: batch obsDim ${b.obsDim} != agent obsDim ${this.obsDim}`);
     if (this.tfe) return this.learnOnTf(b);
+    if (this.wx) return this.learnOnWasm(b);
     const k = this.buffers(b.n);
     // 1. TD targets y = r + γⁿ (1 − terminated) Q_target(s', a*)   (a* from the online net for Double DQN)
     computeTargets(this.net, c.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y);
@@ -207,11 +215,32 @@ export class DqnAgent implements Agent {
     return { loss, gradNorm };
   }
 
+  /** The same step in one call into the WebAssembly kernel (wasm-engine.ts), target update fused in. */
+  private learnOnWasm(b: TransitionBatch): LearnResult {
+    const c = this.config, wx = this.wx!;
+    const due = (this.updates + 1) % c.targetUpdateEvery === 0;
+    const [loss, gradNorm] = wx.learnOn(b, due ? (c.targetUpdate === "hard" ? TargetMode.Hard : TargetMode.Soft) : TargetMode.None, c.tau);
+    this.updates++;
+    wx.getParameters(this.params);
+    return { loss, gradNorm };
+  }
+
   /** The TD targets learnOn would regress to for this batch (copy; for tests and diagnostics). */
   tdTargets(b: TransitionBatch): Float32Array {
     if (this.tfe) this.target.set(this.tfe.getTarget());
+    if (this.wx) this.wx.getTarget(this.target);
     const k = this.buffers(b.n);
     return computeTargets(this.net, this.config.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y).slice(0, b.n);
+  }
+
+  /** |Q(s, a) − y| per row under the current weights (the learner's data check on a client's rows). */
+  tdErrors(b: TransitionBatch): Float32Array {
+    const y = this.tdTargets(b);
+    const q = this.net.forward(this.params, b.obs, b.n, this.buffers(b.n).ws);
+    const A = this.numActions;
+    const out = new Float32Array(b.n);
+    for (let i = 0; i < b.n; i++) out[i] = Math.abs(q[i * A + b.actions[i]!]! - y[i]!);
+    return out;
   }
 
   private buffers(n: number): Buffers {
@@ -251,10 +280,12 @@ export class DqnAgent implements Agent {
     for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setParameters: non-finite value at ${i}`);
     this.params.set(p);
     this.tfe?.setParameters(p);
+    this.wx?.setParameters(p);
   }
 
   getTargetParameters(): Float32Array {
     if (this.tfe) this.target.set(this.tfe.getTarget());
+    if (this.wx) this.wx.getTarget(this.target);
     return this.target.slice();
   }
 
@@ -264,12 +295,14 @@ export class DqnAgent implements Agent {
     for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i]!)) throw new Error(`setTargetParameters: non-finite value at ${i}`);
     this.target.set(p);
     this.tfe?.setTarget(p);
+    this.wx?.setTarget(p);
   }
 
   /** θ' ← θ */
   syncTarget(): void {
     this.target.set(this.params);
     this.tfe?.setTarget(this.params);
+    this.wx?.setTarget(this.params);
   }
 
   // ---- checkpoints --------------------------------------------------------------------------
@@ -284,6 +317,13 @@ export class DqnAgent implements Agent {
     if (this.tfe) {
       this.target.set(this.tfe.getTarget());
       const a = this.tfe.getAdam();
+      this.adam.m.set(a.m);
+      this.adam.v.set(a.v);
+      this.adam.t = a.t;
+    }
+    if (this.wx) {
+      this.wx.getTarget(this.target);
+      const a = this.wx.getAdam();
       this.adam.m.set(a.m);
       this.adam.v.set(a.v);
       this.adam.t = a.t;
@@ -340,6 +380,11 @@ export class DqnAgent implements Agent {
       this.tfe.setParameters(this.params);
       this.tfe.setTarget(this.target);
       this.tfe.setAdam(this.adam);
+    }
+    if (this.wx) {
+      this.wx.setParameters(this.params);
+      this.wx.setTarget(this.target);
+      this.wx.setAdam(this.adam);
     }
   }
 

@@ -1,0 +1,127 @@
+/**
+ * Trust-gated replay: each client's current trust decides whether its transitions enter the shared
+ * replay. Two sources, both visible per client:
+ *   - verdicts: after each aggregation round, t = min(1, K·w_k) for rules whose weights are trust
+ *     (uniform weight 1/K → 1), and 0 for an upload refused by the bounds; smoothed by an EMA;
+ *   - data: the mean TD error of the client's rows under the global model, against the median over
+ *     clients (needs ≥ 3 clients with data): ratio r ≤ tdRatio → 1, else tdRatio / r; EMA-smoothed.
+ * trust = min(verdicts, data). Below `below`, the client's batches are gated (refused, counted).
+ * A per-client quota caps its rows in a decaying window at `quota` × the median client's, against floods.
+ */
+import type { Verdict } from "./aggregator";
+
+export interface GateSettings {
+  /** Gate batches of clients whose trust is below this (0 turns gating off; trust is still tracked). */
+  below: number;
+  /** EMA rate of both trust sources. */
+  rate: number;
+  /** A client's TD error may be this many times the median client's before its data trust falls. */
+  tdRatio: number;
+  /** Rows per window a client may insert, as a multiple of the median client's (0 = no quota). */
+  quota: number;
+  /** The quota never bites below this many rows per window. */
+  quotaFloor: number;
+}
+
+export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRatio: 3, quota: 3, quotaFloor: 2000 };
+
+/** Bounds refusals: the upload itself was implausible. */
+const REFUSED = new Set(["non_finite", "norm_bound", "delta_bound"]);
+
+interface ClientTrust {
+  verdicts: number;
+  data: number;
+  td: number;
+  accepted: number;
+  gated: number;
+  quota: number;
+  window: number;
+}
+
+export type Admission = "ok" | "distrusted" | "quota";
+
+export class TrustGate {
+  private readonly c = new Map<string, ClientTrust>();
+  constructor(readonly s: GateSettings = DEFAULT_GATE) {}
+
+  private of(actor: string): ClientTrust {
+    let t = this.c.get(actor);
+    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, accepted: 0, gated: 0, quota: 0, window: 0 }));
+    return t;
+  }
+
+  trust(actor: string): number {
+    const t = this.c.get(actor);
+    return t ? Math.min(t.verdicts, t.data) : 1;
+  }
+
+  /** Folds one round's verdicts in; `weightsAreTrust`: the rule's weights rank clients (trust, trust-delta). */
+  onRound(verdicts: readonly Verdict[], weightsAreTrust: boolean): void {
+    const judged = verdicts.filter((v) => v.reason !== "stale");
+    const K = judged.length;
+    for (const v of judged) {
+      let t: number | null = null;
+      if (v.reason && REFUSED.has(v.reason)) t = 0;
+      else if (weightsAreTrust) t = Math.min(1, K * v.weight);
+      if (t === null) continue;
+      const c = this.of(v.actor);
+      c.verdicts += this.s.rate * (t - c.verdicts);
+    }
+  }
+
+  /** Folds in the mean TD error of a client's latest rows and re-rates every client's data trust. */
+  observeTd(actor: string, meanTd: number): void {
+    if (!Number.isFinite(meanTd)) return;
+    const c = this.of(actor);
+    c.td = Number.isFinite(c.td) ? c.td + this.s.rate * (meanTd - c.td) : meanTd;
+    const tds = [...this.c.values()].map((x) => x.td).filter(Number.isFinite);
+    if (tds.length < 3) return;
+    const med = median(tds);
+    if (!(med > 0)) return;
+    for (const x of this.c.values()) {
+      if (!Number.isFinite(x.td)) continue;
+      const r = x.td / med;
+      x.data = r <= this.s.tdRatio ? 1 : this.s.tdRatio / r;
+    }
+  }
+
+  /** Whether a batch of n rows from `actor` may go on to the filter and the replay (counted either way). */
+  admit(actor: string, n: number): Admission {
+    const c = this.of(actor);
+    if (this.s.below > 0 && this.trust(actor) < this.s.below) {
+      c.gated += n;
+      return "distrusted";
+    }
+    if (this.s.quota > 0) {
+      const limit = Math.max(this.s.quotaFloor, this.s.quota * median([...this.c.values()].map((x) => x.window)));
+      if (c.window + n > limit) {
+        c.quota += n;
+        return "quota";
+      }
+    }
+    c.window += n;
+    return "ok";
+  }
+
+  onAccepted(actor: string, n: number): void {
+    this.of(actor).accepted += n;
+  }
+
+  /** Halves every window (call on the learner's tick). */
+  decay(): void {
+    for (const c of this.c.values()) c.window /= 2;
+  }
+
+  snapshot(): Record<string, { trust: number; verdicts: number; data: number; td: number | null; accepted: number; gated: number; quota: number }> {
+    const out: ReturnType<TrustGate["snapshot"]> = {};
+    for (const [a, c] of this.c) out[a] = { trust: Math.min(c.verdicts, c.data), verdicts: c.verdicts, data: c.data, td: Number.isFinite(c.td) ? c.td : null, accepted: c.accepted, gated: c.gated, quota: c.quota };
+    return out;
+  }
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

@@ -1,0 +1,61 @@
+import { expect } from "chai";
+import { TrustGate } from "../../federation/trust-gate";
+
+const v = (actor: string, weight: number, used = weight > 0, reason?: string) => ({ actor, weight, used, score: 0, reason });
+
+describe("trust-gated replay: the gate", () => {
+  const settings = { below: 0.5, rate: 0.5, tdRatio: 3, quota: 3, quotaFloor: 100 };
+
+  it("folds trust weights in by EMA (uniform = 1) and gates a client once its trust drops below the threshold", () => {
+    const g = new TrustGate(settings);
+    // K = 4: a, b, c get 1/3 each → min(1, 4/3) = 1; evil gets 0 → 1 + 0.5·(0 − 1) = 0.5, then 0.25.
+    g.onRound([v("a", 1 / 3), v("b", 1 / 3), v("c", 1 / 3), v("evil", 0, false, "not_aligned")], true);
+    expect(g.trust("evil")).to.equal(0.5);
+    expect(g.admit("evil", 10)).to.equal("ok"); // 0.5 is not below 0.5
+    g.onRound([v("a", 1 / 3), v("b", 1 / 3), v("c", 1 / 3), v("evil", 0, false, "not_aligned")], true);
+    expect(g.trust("evil")).to.equal(0.25);
+    expect(g.admit("evil", 10)).to.equal("distrusted");
+    expect(g.trust("a")).to.equal(1);
+    expect(g.admit("a", 10)).to.equal("ok");
+    // A client weighted 1/(2K) keeps trust ½ per round: 1 → 0.75 → 0.625 …
+    const h = new TrustGate(settings);
+    h.onRound([v("x", 0.125), v("y", 0.875)], true); // K = 2: min(1, 2·0.125) = 0.25 → 1 + 0.5·(0.25 − 1) = 0.625
+    expect(h.trust("x")).to.equal(0.625);
+    const snap = g.snapshot();
+    expect(snap.evil).to.deep.include({ trust: 0.25, gated: 10, accepted: 0 });
+  });
+
+  it("only bounds refusals count for rules whose weights are not trust (median, krum…), and stale clients are not judged", () => {
+    const g = new TrustGate(settings);
+    g.onRound([v("a", 1), v("b", 0, false, "krum_rejected"), v("c", 0, false, "norm_bound"), v("d", 0, false, "stale")], false);
+    expect([g.trust("a"), g.trust("b"), g.trust("c"), g.trust("d")]).to.deep.equal([1, 1, 0.5, 1]);
+  });
+
+  it("rates data trust by TD error against the median client once three clients have data", () => {
+    const g = new TrustGate(settings);
+    g.observeTd("a", 1);
+    g.observeTd("b", 1.2);
+    expect(g.trust("b")).to.equal(1); // two clients: no median yet
+    g.observeTd("flip", 12); // median of (1, 1.2, 12) = 1.2: ratio 10 > 3 → data trust 3/10
+    expect(g.trust("flip")).to.be.closeTo(0.3, 1e-12);
+    expect(g.trust("a")).to.equal(1);
+    expect(g.admit("flip", 5)).to.equal("distrusted");
+    g.observeTd("flip", 1.2); // EMA: 12 + 0.5·(1.2 − 12) = 6.6 → ratio 5.5 → 3/5.5
+    expect(g.trust("flip")).to.be.closeTo(3 / 5.5, 1e-12);
+    g.observeTd("x", NaN); // ignored
+    expect(g.snapshot().x).to.equal(undefined);
+  });
+
+  it("caps a flooding client at quota × the median client's rows per window; windows halve on decay", () => {
+    const g = new TrustGate(settings);
+    for (const a of ["a", "b", "c"]) expect(g.admit(a, 100)).to.equal("ok");
+    // median window 100 → limit max(100, 3·100) = 300
+    expect(g.admit("flood", 300)).to.equal("ok");
+    expect(g.admit("flood", 1)).to.equal("quota");
+    g.decay(); // windows 50, 50, 50, 150: limit max(100, 3·50) = 150
+    expect(g.admit("flood", 1)).to.equal("quota");
+    g.decay(); // 25, 25, 25, 75: limit 100
+    expect(g.admit("flood", 25)).to.equal("ok");
+    expect(g.snapshot().flood).to.deep.include({ quota: 2, gated: 0 });
+  });
+});
