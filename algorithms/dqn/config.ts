@@ -46,9 +46,11 @@ export const DqnConfigSchema = z.strictObject({
    * Learning-step engine: "js" (plain-JS loops; fastest here for ≤ 64-unit layers, allocation-free,
    * the only one with dueling), "tf" (tfjs ops on the current backend, explicit transposes; MLP only),
    * "auto" = "tf" when the tfjs backend is wasm/tensorflow, the net is an MLP and a layer has ≥ 128
-   * units, else "js" (see bench/results/agents.json). Acting always runs in JS.
+   * units, else "js" (see bench/results/agents.json). "wasm": the fused WebAssembly SIMD kernel
+   * (wasm-engine.ts; MLP only, acting through the kernel too; see bench/results/kernel.json).
+   * Acting runs in JS for "js" and "tf".
    */
-  engine: z.enum(["auto", "js", "tf"]).default("auto"),
+  engine: z.enum(["auto", "js", "tf", "wasm"]).default("auto"),
   /** Seeds weight init, exploration and replay sampling. */
   seed: z.number().int().nonnegative().default(0),
 });
