@@ -139,6 +139,7 @@ export class DqnAgent implements Agent {
   /** Q(obs, ·) from the online network (copy). */
   qValues(obs: ArrayLike<number>, which: "online" | "target" = "online"): Float32Array {
     const x = Float32Array.from({ length: this.obsDim }, (_, i) => obs[i]!);
+    if (which === "target" && this.wx) this.wx.getTarget(this.target);
     return this.net.forward(which === "online" ? this.params : this.target, x, 1, this.ws1).slice(0, this.numActions);
   }
 

@@ -110,6 +110,10 @@ describe("wasm learning engine (fused SIMD kernel)", () => {
       if (a.update()) learned++;
     }
     expect(learned).to.be.greaterThan(20);
+    const qTarget = Array.from(a.qValues([0.1, 0.2, 0.3], "target"));
+    const ref = new DqnAgent({ obsDim: 3, numActions: 2, config: { ...config, engine: "js" } });
+    ref.setParameters(a.getTargetParameters());
+    expect(qTarget).to.deep.equal(Array.from(ref.qValues([0.1, 0.2, 0.3])));
     expect(a.getParameters()).to.not.deep.equal(p);
     expect(() => a.learnOn({ ...batches(1, 4, 3, 2, 1)[0]!, actions: Int32Array.from([0, 1, 2, 0]) })).to.throw(/out of range/);
   });
