@@ -4,7 +4,9 @@
  *   - verdicts: after each aggregation round, t = min(1, K·w_k) for rules whose weights are trust
  *     (uniform weight 1/K → 1), and 0 for an upload refused by the bounds; smoothed by an EMA;
  *   - data: the mean TD error of the client's rows under the global model, against the median over
- *     clients (needs ≥ 3 clients with data): ratio r ≤ tdRatio → 1, else tdRatio / r; EMA-smoothed.
+ *     clients (needs ≥ 3 clients with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean
+ *     reward of its rows against the clients' median, in robust z units (MAD, floored at 5 % of
+ *     |median| + 0.01): z ≤ rewardZ → 1, else rewardZ / z. Both EMA-smoothed.
  * trust = min(verdicts, data). Below `below`, the client's batches are gated (refused, counted).
  * A per-client quota caps its rows in a decaying window at `quota` × the median client's, against floods.
  */
@@ -17,13 +19,15 @@ export interface GateSettings {
   rate: number;
   /** A client's TD error may be this many times the median client's before its data trust falls. */
   tdRatio: number;
+  /** A client's mean reward may lie this many robust z units from the median client's. */
+  rewardZ: number;
   /** Rows per window a client may insert, as a multiple of the median client's (0 = no quota). */
   quota: number;
   /** The quota never bites below this many rows per window. */
   quotaFloor: number;
 }
 
-export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRatio: 3, quota: 3, quotaFloor: 2000 };
+export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRatio: 3, rewardZ: 6, quota: 3, quotaFloor: 2000 };
 
 /** Bounds refusals: the upload itself was implausible. */
 const REFUSED = new Set(["non_finite", "norm_bound", "delta_bound"]);
@@ -32,6 +36,9 @@ interface ClientTrust {
   verdicts: number;
   data: number;
   td: number;
+  tdTrust: number;
+  reward: number;
+  rewardTrust: number;
   accepted: number;
   gated: number;
   quota: number;
@@ -46,7 +53,7 @@ export class TrustGate {
 
   private of(actor: string): ClientTrust {
     let t = this.c.get(actor);
-    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, accepted: 0, gated: 0, quota: 0, window: 0 }));
+    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, window: 0 }));
     return t;
   }
 
@@ -59,10 +66,12 @@ export class TrustGate {
   onRound(verdicts: readonly Verdict[], weightsAreTrust: boolean): void {
     const judged = verdicts.filter((v) => v.reason !== "stale");
     const K = judged.length;
+    // A round that used nobody says nothing about any one client's rule weight (bounds refusals still count).
+    const anyUsed = judged.some((v) => v.used);
     for (const v of judged) {
       let t: number | null = null;
       if (v.reason && REFUSED.has(v.reason)) t = 0;
-      else if (weightsAreTrust) t = Math.min(1, K * v.weight);
+      else if (weightsAreTrust && anyUsed) t = Math.min(1, K * v.weight);
       if (t === null) continue;
       const c = this.of(v.actor);
       c.verdicts += this.s.rate * (t - c.verdicts);
@@ -81,7 +90,25 @@ export class TrustGate {
     for (const x of this.c.values()) {
       if (!Number.isFinite(x.td)) continue;
       const r = x.td / med;
-      x.data = r <= this.s.tdRatio ? 1 : this.s.tdRatio / r;
+      x.tdTrust = r <= this.s.tdRatio ? 1 : this.s.tdRatio / r;
+      x.data = Math.min(x.tdTrust, x.rewardTrust);
+    }
+  }
+
+  /** Folds in the mean reward of a client's latest rows and re-rates every client's reward trust. */
+  observeReward(actor: string, meanReward: number): void {
+    if (!Number.isFinite(meanReward)) return;
+    const c = this.of(actor);
+    c.reward = Number.isFinite(c.reward) ? c.reward + this.s.rate * (meanReward - c.reward) : meanReward;
+    const rs = [...this.c.values()].map((x) => x.reward).filter(Number.isFinite);
+    if (rs.length < 3) return;
+    const med = median(rs);
+    const scale = Math.max(1.4826 * median(rs.map((r) => Math.abs(r - med))), 0.05 * Math.abs(med) + 0.01);
+    for (const x of this.c.values()) {
+      if (!Number.isFinite(x.reward)) continue;
+      const z = Math.abs(x.reward - med) / scale;
+      x.rewardTrust = z <= this.s.rewardZ ? 1 : this.s.rewardZ / z;
+      x.data = Math.min(x.tdTrust, x.rewardTrust);
     }
   }
 

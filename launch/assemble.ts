@@ -213,6 +213,7 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
   let learner: Learner | null = null;
   // The learner's stats go to its metrics after every publish.
   const publisher = new Publisher(global, link, deps.clock, async () => {
+    aggregation?.rememberBase(global.version, global.params());
     if (learner) metrics.write("learner", await learner.stats());
   });
   let replay: ReplayStore | null = null;
@@ -236,7 +237,7 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
     const rule = aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select });
     aggregation = new AggregationNode({
       rule, global, onRound: gate ? (r) => gate.onRound(r.clients, rule.weightsAreTrust ?? false) : undefined, clock: deps.clock, metrics, rejected, log: deps.log,
-      config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds },
+      config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds, reference: G.reference, rebase: G.rebase },
       flush: () => link.flush(),
       onChange: ra.publishOnChange ? () => publisher.publish() : undefined,
     });

@@ -106,6 +106,7 @@ export const ExperimentSchema = z.strictObject({
       below: z.number().min(0).max(1).default(0.5),
       rate: z.number().gt(0).max(1).default(0.5),
       tdRatio: z.number().gt(1).default(3),
+      rewardZ: z.number().gt(0).default(6),
       quota: z.number().min(0).default(3),
       quotaFloor: z.number().int().min(0).default(2000),
     }).prefault({}),
@@ -124,6 +125,10 @@ export const ExperimentSchema = z.strictObject({
     byzantine: z.number().int().min(0).default(1),
     /** multi-krum: clients averaged (0 = K − f). */
     select: z.number().int().min(0).default(0),
+    /** trust-delta's reference: the median client update (default) or the server's own update since the last round (FLTrust-style; see nodes/aggregation.ts). */
+    reference: z.enum(["median", "server"]).default("median"),
+    /** Apply each client's own update (since the global version it merged) to the current global model before the rule (nodes/aggregation.ts). */
+    rebase: z.boolean().default(false),
     /** Plausibility bounds, relative to max(‖θ_global‖, 1): uploads beyond them and rounds that would explode are refused (counted). */
     bounds: z.strictObject({
       normRatio: z.number().positive().default(3),

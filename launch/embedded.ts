@@ -9,7 +9,8 @@ import { JsonlMetrics, TeeMetrics, type MetricsSink } from "../core/metrics";
 import type { Actor } from "../nodes/actor";
 import type { Learner } from "../nodes/learner";
 import { openBus } from "../transport/open";
-import { assemble, runReplay, type Log, type Server } from "./assemble";
+import { norm } from "../core/vec";
+import { actorIndex, assemble, attackOf, runReplay, type Log, type Server } from "./assemble";
 import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
 
@@ -22,6 +23,12 @@ export interface RunSummary {
   learner?: Awaited<ReturnType<Learner["stats"]>>;
   /** The server side (hybrid and fedavg): rounds, global version, what was published. */
   server?: { rounds: number; version: number; published: number; publishedBytes: number };
+  /** Per client over the aggregation rounds: mean weight, rounds it was used in, rounds judged, whether it was configured Byzantine, why it was left out. */
+  aggregation?: { rule: string; refusedRounds: number; clients: Record<string, { meanWeight: number; usedRounds: number; rounds: number; byzantine: string | null; reasons: Record<string, number> }> };
+  /** Rows each client got into the shared replay, and rows its refused batches held (gated, quota, bounds), with its final trust. */
+  replayByActor?: Record<string, { accepted: number; gated: number; quota: number; trust: number }>;
+  /** The global model at the end. */
+  globalModel?: { finite: boolean; norm: number };
   /** Greedy evaluation of the global model (hybrid/fedavg) or of the actors' own models averaged (local). */
   eval: { mean: number; std: number };
   /** First (actor-mean of mean-`window`) crossing of budget.targetReturn. */
@@ -136,6 +143,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       learner: server?.learner ? await server.learner.stats() : undefined,
       server: server && links ? { rounds: server.global.round, version: server.global.version, published: links.published, publishedBytes: links.publishedBytes } : undefined,
       eval: evalResult, reached, curve,
+      ...robustnessSummary(exp, server),
     };
   } finally {
     clock.stop();
@@ -143,6 +151,22 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     await bus.close();
     await replay.close();
   }
+}
+
+function robustnessSummary(exp: Experiment, server: Server | null): Pick<RunSummary, "aggregation" | "replayByActor" | "globalModel"> {
+  if (!server) return {};
+  const out: Pick<RunSummary, "aggregation" | "replayByActor" | "globalModel"> = {};
+  const g = server.global.params();
+  out.globalModel = { finite: g.every(Number.isFinite), norm: norm(g) };
+  const agg = server.aggregation;
+  if (agg) {
+    const clients: NonNullable<RunSummary["aggregation"]>["clients"] = {};
+    for (const [id, t] of agg.clientTotals) clients[id] = { meanWeight: t.rounds ? t.weightSum / t.rounds : 0, usedRounds: t.usedRounds, rounds: t.rounds, byzantine: attackOf(exp, actorIndex(exp, id)), reasons: t.reasons };
+    out.aggregation = { rule: agg.rule, refusedRounds: agg.refusedRounds, clients };
+  }
+  const gate = server.learner?.gate;
+  if (gate) out.replayByActor = Object.fromEntries(Object.entries(gate.snapshot()).map(([id, s]) => [id, { accepted: s.accepted, gated: s.gated, quota: s.quota, trust: s.trust }]));
+  return out;
 }
 
 const fmt = (x: number | null | undefined, d = 1) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");

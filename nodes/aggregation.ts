@@ -10,7 +10,7 @@ import type { RejectionCounter } from "../core/errors";
 import type { MetricsSink } from "../core/metrics";
 import type { WeightsUpload } from "../core/links";
 import { blendInto, layoutSize } from "../core/params";
-import { l2diff } from "../core/vec";
+import { l2diff, norm } from "../core/vec";
 import type { Aggregator, Verdict } from "../federation/aggregator";
 import { globalRefused, weightsOutOfBounds, type WeightBounds } from "../federation/bounds";
 import type { GlobalState } from "./global";
@@ -26,6 +26,20 @@ export interface AggregationConfig {
   /** Blend the global model's follower groups too. */
   mergeFollowers: boolean;
   followers: readonly string[];
+  /**
+   * What update-based rules (trust-delta) compare client updates with: the server's own update since
+   * the last round ("server", FLTrust's root update), or nothing, so they use the median client
+   * update ("median", the default: asynchronous clients start from older global versions, and their
+   * updates measured against the current global point away from the server's progress).
+   */
+  reference?: "server" | "median";
+  /**
+   * Apply each client's own update to the current global model: θ'_k = θ_global + (θ_k − θ_base),
+   * θ_base = the published global model of the version the client reports it last merged (kept for
+   * the last 64 publishes; an unknown version is used as sent). For clients that replace their
+   * weights with the global model, this makes Δ_k their local progress, not the learner's lag.
+   */
+  rebase?: boolean;
   /** Plausibility bounds on uploads and on the round's result (absent: only finiteness is checked). */
   bounds?: WeightBounds;
 }
@@ -50,6 +64,8 @@ interface Held {
   actor: string;
   params: Float32Array;
   samples: number;
+  /** The global version the client last merged. */
+  version: number;
   receivedAt: number;
   /** Why the latest upload was refused (it then takes no part and shows in the round's verdicts). */
   refused?: string;
@@ -73,6 +89,12 @@ export class AggregationNode {
   private sinceRound: Float32Array;
   /** Rounds refused because their result was non-finite or exploding. */
   refusedRounds = 0;
+  /** Per client, over every round it took part in (stale ones excluded): rounds judged, rounds used, Σ weight, why left out. */
+  readonly clientTotals = new Map<string, { rounds: number; usedRounds: number; weightSum: number; reasons: Record<string, number> }>();
+  get rule(): string {
+    return this.d.rule.name;
+  }
+
   constructor(private readonly d: AggregationDeps) {
     const lay = d.global.holder.layout();
     this.size = layoutSize(lay.entries);
@@ -105,11 +127,27 @@ export class AggregationNode {
     const now = this.d.clock.now();
     if (bad) {
       this.d.rejected.count(bad, actor);
-      this.latest.set(actor, { actor, params: new Float32Array(0), samples: 0, receivedAt: now, refused: bad });
+      this.latest.set(actor, { actor, params: new Float32Array(0), samples: 0, version: w.version, receivedAt: now, refused: bad });
       return false;
     }
-    this.latest.set(actor, { actor, params: w.params, samples: w.samples, receivedAt: now });
+    this.latest.set(actor, { actor, params: w.params, samples: w.samples, version: w.version, receivedAt: now });
     return true;
+  }
+
+  private readonly bases = new Map<number, Float32Array>();
+  /** Records a published global model (the base clients will report merging). */
+  rememberBase(version: number, params: Float32Array): void {
+    if (!this.d.config.rebase) return;
+    this.bases.set(version, params.slice());
+    if (this.bases.size > 64) this.bases.delete(this.bases.keys().next().value!);
+  }
+
+  private rebased(c: Held, g: Float32Array): Held {
+    const base = this.bases.get(c.version);
+    if (!base) return c;
+    const p = new Float32Array(g.length);
+    for (let j = 0; j < p.length; j++) p[j] = g[j]! + (c.params[j]! - base[j]!);
+    return { ...c, params: p };
   }
 
   /** One round. */
@@ -130,7 +168,8 @@ export class AggregationNode {
     const reference = new Float32Array(g.length);
     let moved = false;
     for (let j = 0; j < g.length; j++) if ((reference[j] = g[j]! - this.sinceRound[j]!) !== 0) moved = true;
-    const r = fresh.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, fresh, moved ? { reference } : {});
+    const clients = config.rebase ? fresh.map((c) => this.rebased(c, g)) : fresh;
+    const r = clients.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, clients, moved && config.reference === "server" ? { reference } : {});
     const staleness = new Map(fresh.map((c) => [c.actor, now - c.receivedAt]));
     const report: RoundReport = { round: global.round, changed: false, deltaNorm: 0, clients: [...left, ...r.verdicts.map((v) => ({ ...v, staleness: staleness.get(v.actor) ?? 0 }))] };
     let reason = r.mix ? null : r.reason;
@@ -161,7 +200,16 @@ export class AggregationNode {
     }
     this.sinceRound = global.params().slice();
     this.lastRound = report;
-    metrics.write("aggregation", { round: report.round, rule: rule.name, changed: report.changed, reason: report.reason ?? null, deltaNorm: report.deltaNorm, version: global.version, clients: report.clients });
+    metrics.write("aggregation", { round: report.round, rule: rule.name, changed: report.changed, reason: report.reason ?? null, deltaNorm: report.deltaNorm, globalNorm: norm(global.params()), version: global.version, clients: report.clients });
+    for (const c of report.clients) {
+      if (c.reason === "stale") continue;
+      let t = this.clientTotals.get(c.actor);
+      if (!t) this.clientTotals.set(c.actor, (t = { rounds: 0, usedRounds: 0, weightSum: 0, reasons: {} }));
+      t.rounds++;
+      if (c.used && report.changed) t.usedRounds++;
+      t.weightSum += c.weight;
+      if (c.reason) t.reasons[c.reason] = (t.reasons[c.reason] ?? 0) + 1;
+    }
     this.d.onRound?.(report);
     if (report.changed) await this.d.onChange?.();
     return report;

@@ -73,6 +73,10 @@ export class Learner {
   private timer: Timer | null = null;
   private readonly learn: (b: TransitionBatch) => { loss: number };
 
+  get gate(): TrustGate | null {
+    return this.d.gate ?? null;
+  }
+
   constructor(private readonly d: LearnerDeps) {
     const learn = d.agent.learn?.bind(d.agent);
     if (!learn) throw new Error("the hybrid learner needs an off-policy algorithm (its agent has no learn(batch))");
@@ -100,7 +104,12 @@ export class Learner {
       c.refused += batch.n;
       return false;
     }
-    // The learner's data check: TD errors of (up to 64 of) the client's rows under the global model.
+    // The learner's data checks: the client's mean reward, and TD errors of (up to 64 of) its rows under the global model.
+    if (gate) {
+      let r = 0;
+      for (let i = 0; i < batch.n; i++) r += batch.rewards[i]!;
+      gate.observeReward(actor, r / Math.max(1, batch.n));
+    }
     if (gate && agent.tdErrors && c.updates > 0) {
       const td = agent.tdErrors(batch.n > 64 ? sliceBatch(batch, 0, 64) : batch);
       gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);

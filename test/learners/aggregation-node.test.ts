@@ -262,11 +262,28 @@ describe("aggregation node: bounds and the server's reference update", () => {
   it("hands the rule the server's own update since the last round as the reference", async () => {
     const seen: (number[] | null)[] = [];
     const rule: Aggregator = { name: "spy", aggregate: (g, u, ctx) => (seen.push(ctx?.reference ? Array.from(ctx.reference) : null), { mix: g.slice(), verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) };
-    const s = setup({ config: { alpha: 0 }, init: f(1, 1, 1), rule });
+    const s = setup({ config: { alpha: 0, reference: "server" }, init: f(1, 1, 1), rule });
     s.node.offer("a", upload(f(1, 1, 1)));
     await s.node.aggregate(); // the server has not moved: no reference
     s.holder.setWeights({ online: f(1.5, 1, 0) }); // the learner trains between rounds
     await s.node.aggregate();
     expect(seen).to.deep.equal([null, [0.5, 0, -1]]);
+    const m = setup({ config: { alpha: 0 }, init: f(1, 1, 1), rule }); // default "median": no reference handed over
+    m.node.offer("a", upload(f(1, 1, 1)));
+    m.holder.setWeights({ online: f(2, 2, 2) });
+    await m.node.aggregate();
+    expect(seen.at(-1)).to.equal(null);
+  });
+
+  it("rebases a client's update onto the current global model from the published version it merged", async () => {
+    const spy: Float32Array[][] = [];
+    const rule: Aggregator = { name: "spy", aggregate: (g, u) => (spy.push(u.map((x) => x.params)), { mix: g.slice(), verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) };
+    const s = setup({ config: { alpha: 0, rebase: true }, init: f(1, 1, 1), rule });
+    s.node.rememberBase(7, f(1, 1, 1)); // version 7 published as (1,1,1)
+    s.holder.setWeights({ online: f(2, 1, 1) }); // the learner moved on
+    s.node.offer("a", { version: 7, samples: 1, layout, params: f(1, 1, 3) }); // its own progress: (0,0,2)
+    s.node.offer("b", { version: 99, samples: 1, layout, params: f(5, 5, 5) }); // unknown base: used as sent
+    await s.node.aggregate();
+    expect(spy[0]!.map((p) => Array.from(p))).to.deep.equal([[2, 1, 3], [5, 5, 5]]);
   });
 });

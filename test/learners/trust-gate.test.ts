@@ -4,7 +4,7 @@ import { TrustGate } from "../../federation/trust-gate";
 const v = (actor: string, weight: number, used = weight > 0, reason?: string) => ({ actor, weight, used, score: 0, reason });
 
 describe("trust-gated replay: the gate", () => {
-  const settings = { below: 0.5, rate: 0.5, tdRatio: 3, quota: 3, quotaFloor: 100 };
+  const settings = { below: 0.5, rate: 0.5, tdRatio: 3, rewardZ: 6, quota: 3, quotaFloor: 100 };
 
   it("folds trust weights in by EMA (uniform = 1) and gates a client once its trust drops below the threshold", () => {
     const g = new TrustGate(settings);
@@ -29,6 +29,9 @@ describe("trust-gated replay: the gate", () => {
     const g = new TrustGate(settings);
     g.onRound([v("a", 1), v("b", 0, false, "krum_rejected"), v("c", 0, false, "norm_bound"), v("d", 0, false, "stale")], false);
     expect([g.trust("a"), g.trust("b"), g.trust("c"), g.trust("d")]).to.deep.equal([1, 1, 0.5, 1]);
+    // A trust round that used nobody (no positive similarity) lowers nobody's trust.
+    g.onRound([v("a", 0, false, "not_aligned"), v("b", 0, false, "not_aligned")], true);
+    expect([g.trust("a"), g.trust("b")]).to.deep.equal([1, 1]);
   });
 
   it("rates data trust by TD error against the median client once three clients have data", () => {
@@ -57,5 +60,21 @@ describe("trust-gated replay: the gate", () => {
     g.decay(); // 25, 25, 25, 75: limit 100
     expect(g.admit("flood", 25)).to.equal("ok");
     expect(g.snapshot().flood).to.deep.include({ quota: 2, gated: 0 });
+  });
+});
+
+describe("trust-gated replay: reward check", () => {
+  it("distrusts a client whose mean reward lies far from the median client's in robust z units", () => {
+    const g = new TrustGate({ below: 0.5, rate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
+    // CartPole: honest clients all 1.0 → MAD 0, scale floored at 0.05·1 + 0.01 = 0.06; a flipper at −1: z = 2/0.06 ≈ 33 → trust 6/33.
+    for (const a of ["a", "b", "c", "d"]) g.observeReward(a, 1);
+    g.observeReward("flip", -1);
+    expect(g.trust("flip")).to.be.closeTo(6 / (2 / 0.06), 1e-9);
+    expect(g.admit("flip", 1)).to.equal("distrusted");
+    expect(["a", "b", "c", "d"].map((a) => g.trust(a))).to.deep.equal([1, 1, 1, 1]);
+    // Honest spread (LunarLander-like): rewards −2, −1, 0, 1 → median −0.5, MAD 1 → scale 1.4826: all within z 6.
+    const h = new TrustGate({ below: 0.5, rate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
+    [-2, -1, 0, 1].forEach((r, i) => h.observeReward(`x${i}`, r));
+    expect([0, 1, 2, 3].map((i) => h.trust(`x${i}`))).to.deep.equal([1, 1, 1, 1]);
   });
 });

@@ -1,0 +1,196 @@
+/**
+ * Byzantine benchmark: honest and attacking actors (federation/byzantine.ts) against each
+ * aggregation rule, hybrid recipe (and FedAvg for a few cells), step clock, one process per job.
+ *
+ *   npm run bench:byzantine -- [--env CartPole-v1] [--actors 10] [--byzantine 3] [--steps 10000]
+ *        [--rules fedavg,trust,trust-delta,median,trimmed-mean,multi-krum] [--attacks none,sign-flip,…]
+ *        [--seeds 1] [--jobs 2] [--recipes hybrid,fedavg] [--tag NAME]
+ *
+ * Per cell: episodes per actor to the threshold (475; also 195 on CartPole), final mean-100 of the
+ * honest actors, greedy eval of the global model, detection precision/recall (an actor counts as
+ * detected when it is left out or weighted < 1/(2K) in ≥ 80 % of the rounds after the third, or
+ * when ≥ 50 % of the rows it sent were gated out of the replay), honest actors wrongly detected,
+ * whether the global model stayed finite, and its norm trace. Writes
+ * bench/results/byzantine-<env>[-tag].{json,md,svg}.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadExperiment, type Experiment } from "../launch/config";
+import { runEmbedded } from "../launch/embedded";
+import { actorIndex, attackOf } from "../launch/assemble";
+import type { MetricsSink } from "../core/metrics";
+import { ATTACKS } from "../federation/byzantine";
+import { machineInfo, writeResult, writeText } from "./util";
+
+const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
+const THRESHOLDS: Record<string, number[]> = { "CartPole-v1": [195, 475], "LunarLander-v3": [100, 200] };
+
+interface Job { env: string; recipe: "hybrid" | "fedavg"; rule: string; attack: string; byzantine: number; actors: number; steps: number; seed: number; evalEpisodes: number }
+
+function experimentFor(j: Job): Experiment {
+  return loadExperiment(CONFIG[j.env]!, [
+    `run=byz-${j.recipe}-${j.rule}-${j.attack}-${j.seed}`,
+    `mode=${j.recipe}`,
+    `seed=${j.seed}`,
+    `clock=steps`,
+    `actors.count=${j.actors}`,
+    `actors.byzantine={count: ${j.attack === "none" ? 0 : j.byzantine}, attack: ${j.attack === "none" ? "sign-flip" : j.attack}}`,
+    `aggregator.rule=${j.rule}`,
+    // more rounds than the shipped config's (5000 steps) so detection is judged over ≥ 10 rounds
+    `actors.weights={ms: 2500, steps: 500}`,
+    `aggregator.interval={ms: 5000, steps: 1000}`,
+    `aggregator.staleAfter={ms: 15000, steps: 3000}`,
+    // clients replace their weights with the global model and the node rebases their updates, so
+    // Δ_k is each client's own progress (the same for every rule)
+    `actors.merge=replace`,
+    `aggregator.rebase=true`,
+    `aggregator.byzantine=${j.byzantine}`,
+    ...(j.recipe === "fedavg" ? ["aggregator.alpha=0"] : []),
+    `budget.stepsPerActor=${j.steps}`,
+    `budget.targetReturn=${THRESHOLDS[j.env]![0]}`,
+    `budget.stopAtTarget=false`,
+    `eval.episodes=${j.evalEpisodes}`,
+    `eval.seed=900000`,
+  ], {});
+}
+
+async function runJob(j: Job) {
+  const exp = experimentFor(j);
+  const rounds: { norm: number; clients: { actor: string; weight: number; used: boolean; reason?: string }[] }[] = [];
+  const sink: MetricsSink = {
+    write: (event, data) => {
+      if (event === "aggregation") rounds.push({ norm: data.globalNorm as number, clients: data.clients as never });
+    },
+  };
+  const s = await runEmbedded(exp, { writeMetrics: false, chunk: 10, metrics: sink });
+  const isByz = (id: string) => attackOf(exp, actorIndex(exp, id)) !== null;
+  const ids = s.actors.map((a) => a.id);
+  // Weight-based detection over rounds after the third.
+  const detectedBy = new Map<string, string>();
+  for (const id of ids) {
+    const mine = rounds.slice(3).map((r) => ({ K: r.clients.filter((c) => c.reason !== "stale").length, c: r.clients.find((c) => c.actor === id) })).filter((x) => x.c && x.c.reason !== "stale");
+    if (mine.length > 0 && mine.filter((x) => !x.c!.used || x.c!.weight < 1 / (2 * x.K)).length >= 0.8 * mine.length) detectedBy.set(id, "weights");
+    const r = s.replayByActor?.[id];
+    if (r && r.gated + r.quota >= 0.5 * (r.accepted + r.gated + r.quota) && r.gated + r.quota > 0) detectedBy.set(id, detectedBy.has(id) ? "both" : "replay");
+  }
+  const byz = ids.filter(isByz), honest = ids.filter((id) => !isByz(id));
+  const tp = byz.filter((id) => detectedBy.has(id)).length, fp = honest.filter((id) => detectedBy.has(id)).length;
+  const honestActors = s.actors.filter((a) => !isByz(a.id));
+  const reachedAt = (thr: number) => {
+    // episodes per actor at which the honest actors' mean of mean-100 first reached thr
+    const per = honestActors.map((a) => a.returns);
+    const n = Math.min(...per.map((r) => r.length));
+    for (let e = 10; e <= n; e++) {
+      const m = per.reduce((acc, r) => { const w = r.slice(Math.max(0, e - 100), e); return acc + w.reduce((x, y) => x + y, 0) / w.length; }, 0) / per.length;
+      if (m >= thr) return e;
+    }
+    return null;
+  };
+  return {
+    ...j,
+    reached: Object.fromEntries(THRESHOLDS[j.env]!.map((t) => [t, reachedAt(t)])),
+    honestMean100: honestActors.reduce((a, x) => a + x.mean100, 0) / honestActors.length,
+    eval: s.eval, globalModel: s.globalModel, wallSeconds: s.wallSeconds,
+    detection: { precision: tp + fp > 0 ? tp / (tp + fp) : byz.length === 0 ? null : 0, recall: byz.length ? tp / byz.length : null, honestWronglyDetected: fp, by: Object.fromEntries(detectedBy) },
+    rounds: rounds.length, normTrace: rounds.map((r) => Math.round(r.norm * 100) / 100), refusedRounds: s.aggregation?.refusedRounds ?? 0,
+    clients: s.aggregation?.clients ?? {}, replayByActor: s.replayByActor ?? {},
+    rejected: s.learner?.rejected.byReason ?? {},
+  };
+}
+type Result = Awaited<ReturnType<typeof runJob>>;
+
+async function inChild(job: Job): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`job ${JSON.stringify(job)} exited ${code}`))));
+  });
+}
+
+const f1 = (x: number | null | undefined, d = 1) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "—");
+
+function table(rs: Result[], env: string): string {
+  const [lo, hi] = THRESHOLDS[env]!;
+  const rows = [`| recipe | rule | attack | Byzantine | episodes to ${lo} | episodes to ${hi} | honest mean-100 | global eval | precision | recall | honest wrongly detected | global finite | global norm | refused rounds | wall s |`, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"];
+  for (const r of rs) rows.push(`| ${r.recipe} | ${r.rule} | ${r.attack} | ${r.attack === "none" ? 0 : r.byzantine}/${r.actors} | ${r.reached[lo] ?? "not reached"} | ${r.reached[hi] ?? "not reached"} | ${f1(r.honestMean100)} | ${f1(r.eval.mean)} | ${f1(r.detection.precision, 2)} | ${f1(r.detection.recall, 2)} | ${r.detection.honestWronglyDetected} | ${r.globalModel?.finite ?? "—"} | ${f1(r.globalModel?.norm, 1)} | ${r.refusedRounds} | ${f1(r.wallSeconds, 0)} |`);
+  return rows.join("\n");
+}
+
+/** Grouped bars: honest mean-100 per attack (groups) and rule (bars). */
+function svg(rs: Result[], title: string): string {
+  const attacks = [...new Set(rs.map((r) => r.attack))];
+  const rules = [...new Set(rs.map((r) => `${r.recipe === "fedavg" ? "FedAvg/" : ""}${r.rule}`))];
+  const W = 900, H = 420, L = 60, B = 80, T = 40, R = 160;
+  const vals = rs.map((r) => r.honestMean100).filter(Number.isFinite);
+  const hi = Math.max(1, ...vals);
+  const gw = (W - L - R) / attacks.length, bw = (gw - 10) / rules.length;
+  const C = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+  let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11"><rect width="${W}" height="${H}" fill="white"/><text x="${L}" y="20" font-size="14">${title}</text>`;
+  out += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`;
+  for (let i = 0; i <= 4; i++) { const v = (hi * i) / 4, y = H - B - ((H - B - T) * i) / 4; out += `<text x="${L - 5}" y="${y + 4}" text-anchor="end">${v.toFixed(0)}</text>`; }
+  attacks.forEach((a, gi) => {
+    out += `<text x="${L + gi * gw + gw / 2}" y="${H - B + 16}" text-anchor="middle">${a}</text>`;
+    rules.forEach((rule, ri) => {
+      const r = rs.find((x) => x.attack === a && `${x.recipe === "fedavg" ? "FedAvg/" : ""}${x.rule}` === rule);
+      if (!r) return;
+      const v = Math.max(0, r.honestMean100), h = ((H - B - T) * v) / hi;
+      out += `<rect x="${L + gi * gw + 5 + ri * bw}" y="${H - B - h}" width="${bw - 1}" height="${h}" fill="${C[ri % C.length]}"/>`;
+    });
+  });
+  rules.forEach((rule, ri) => (out += `<rect x="${W - R + 10}" y="${T + ri * 16}" width="12" height="10" fill="${C[ri % C.length]}"/><text x="${W - R + 28}" y="${T + ri * 16 + 9}">${rule}</text>`));
+  out += `<text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">honest actors' final mean-100</text>`;
+  return out + "</svg>\n";
+}
+
+async function main() {
+  const { values } = parseArgs({ options: {
+    env: { type: "string", default: "CartPole-v1" }, actors: { type: "string", default: "10" }, byzantine: { type: "string", default: "3" },
+    steps: { type: "string", default: "10000" }, rules: { type: "string", default: "fedavg,trust,trust-delta,median,trimmed-mean,multi-krum" },
+    attacks: { type: "string", default: ["none", ...ATTACKS.filter((a) => a !== "replay-flood")].join(",") }, seeds: { type: "string", default: "1" },
+    jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
+  } });
+  if (values.help) {
+    process.stdout.write(`${readFirstComment()}\n`);
+    return;
+  }
+  if (values.job) {
+    process.stdout.write(JSON.stringify(await runJob(JSON.parse(values.job) as Job)) + "\n");
+    return;
+  }
+  const env = values.env!;
+  if (!CONFIG[env]) throw new Error(`--env must be one of ${Object.keys(CONFIG).join(", ")}`);
+  const jobs: Job[] = [];
+  for (const recipe of values.recipes!.split(",") as Job["recipe"][])
+    for (const attack of values.attacks!.split(","))
+      for (const rule of values.rules!.split(","))
+        for (let seed = 0; seed < Number(values.seeds); seed++)
+          jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
+  const results: Result[] = [];
+  const t0 = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const j = jobs[next++]!;
+      const r = await inChild(j);
+      results.push(r);
+      const done = results.length, eta = ((Date.now() - t0) / done) * (jobs.length - done) / 1000;
+      process.stderr.write(`[${done}/${jobs.length} ETA ${eta.toFixed(0)} s] ${j.recipe} ${j.rule} ${j.attack}: honest μ100 ${f1(r.honestMean100)} eval ${f1(r.eval.mean)} P ${f1(r.detection.precision, 2)} R ${f1(r.detection.recall, 2)} finite ${r.globalModel?.finite} (${f1(r.wallSeconds, 0)} s)\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
+  const order = (r: Result) => jobs.findIndex((j) => j.recipe === r.recipe && j.rule === r.rule && j.attack === r.attack && j.seed === r.seed);
+  results.sort((a, b) => order(a) - order(b));
+  const name = `byzantine-${env}${values.tag ? `-${values.tag}` : ""}`;
+  writeResult(name, { machine: machineInfo(), args: values, results });
+  writeText(`${name}.md`, `# Byzantine benchmark: ${env}, ${values.actors} actors, ${values.byzantine} Byzantine, ${values.steps} steps per actor, step clock\n\n${table(results, env)}\n`);
+  writeText(`${name}.svg`, svg(results, `${env}: honest actors' mean-100 under attack (${values.byzantine}/${values.actors} Byzantine)`));
+  process.stderr.write(`wrote bench/results/${name}.{json,md,svg}\n`);
+}
+
+function readFirstComment(): string {
+  return "npm run bench:byzantine -- [--env CartPole-v1] [--actors 10] [--byzantine 3] [--steps 10000] [--rules …] [--attacks …] [--seeds 1] [--jobs 2] [--recipes hybrid,fedavg] [--tag NAME]";
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });
