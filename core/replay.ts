@@ -9,6 +9,14 @@ export interface ReplayStats {
   obsDim: number;
   /** Rows read back that failed validation and were skipped. */
   corruptRows: number;
+  /** Rows evicted (a distrusted client's): memory counts those not yet overwritten, Redis every row ever removed. */
+  evicted?: number;
+}
+
+/** Rows by their insert index (0 = the first row ever inserted): [start, end). */
+export interface RowRange {
+  start: number;
+  end: number;
 }
 
 /** A fixed-capacity FIFO replay of transitions, sampled uniformly with replacement. */
@@ -18,6 +26,11 @@ export interface ReplayStore {
   readonly obsDim: number;
   /** Appends the batch; returns the total number of transitions ever inserted. */
   insert(batch: TransitionBatch): Promise<number>;
+  /**
+   * Removes the rows of these insert-index ranges that the ring still holds (older ones were
+   * already overwritten); sampling no longer returns them. Returns the rows removed.
+   */
+  evict(ranges: readonly RowRange[]): Promise<number>;
   /** n transitions drawn uniformly with replacement. Rejects when the replay is empty. */
   sample(n: number): Promise<TransitionBatch>;
   size(): Promise<number>;

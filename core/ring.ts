@@ -48,12 +48,20 @@ export class TransitionRing {
       this.cursor++;
     }
   }
-  /** n rows sampled uniformly with replacement into `out` (allocated if omitted). */
-  sample(n: number, randInt: RandInt, out?: TransitionBatch): TransitionBatch {
+  /**
+   * n rows sampled uniformly with replacement into `out` (allocated if omitted). With `skip`, a
+   * drawn slot it names is drawn again (up to 64 times), so skipped rows are sampled only when
+   * almost nothing else is left; without it the draws are exactly one per row.
+   */
+  sample(n: number, randInt: RandInt, out?: TransitionBatch, skip?: (slot: number) => boolean): TransitionBatch {
     const size = this.size;
     if (size === 0) throw new Error("cannot sample from an empty ring");
     const b = out && out.n === n && out.obsDim === this.obsDim ? out : allocBatch(n, this.obsDim);
-    for (let i = 0; i < n; i++) copyRow(this.data, randInt(size), b, i);
+    for (let i = 0; i < n; i++) {
+      let k = randInt(size);
+      if (skip) for (let t = 0; t < 64 && skip(k); t++) k = randInt(size);
+      copyRow(this.data, k, b, i);
+    }
     return b;
   }
   /** Row i's observation view (no copy); i in [0, size). */

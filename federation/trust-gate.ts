@@ -42,6 +42,7 @@ interface ClientTrust {
   accepted: number;
   gated: number;
   quota: number;
+  evicted: number;
   window: number;
 }
 
@@ -53,7 +54,7 @@ export class TrustGate {
 
   private of(actor: string): ClientTrust {
     let t = this.c.get(actor);
-    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, window: 0 }));
+    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0 }));
     return t;
   }
 
@@ -134,14 +135,19 @@ export class TrustGate {
     this.of(actor).accepted += n;
   }
 
+  /** Rows of a distrusted client removed from the replay. */
+  onEvicted(actor: string, n: number): void {
+    this.of(actor).evicted += n;
+  }
+
   /** Halves every window (call on the learner's tick). */
   decay(): void {
     for (const c of this.c.values()) c.window /= 2;
   }
 
-  snapshot(): Record<string, { trust: number; verdicts: number; data: number; td: number | null; accepted: number; gated: number; quota: number }> {
+  snapshot(): Record<string, { trust: number; verdicts: number; data: number; td: number | null; accepted: number; gated: number; quota: number; evicted: number }> {
     const out: ReturnType<TrustGate["snapshot"]> = {};
-    for (const [a, c] of this.c) out[a] = { trust: Math.min(c.verdicts, c.data), verdicts: c.verdicts, data: c.data, td: Number.isFinite(c.td) ? c.td : null, accepted: c.accepted, gated: c.gated, quota: c.quota };
+    for (const [a, c] of this.c) out[a] = { trust: Math.min(c.verdicts, c.data), verdicts: c.verdicts, data: c.data, td: Number.isFinite(c.td) ? c.td : null, accepted: c.accepted, gated: c.gated, quota: c.quota, evicted: c.evicted };
     return out;
   }
 }

@@ -26,7 +26,7 @@ export interface RunSummary {
   /** Per client over the aggregation rounds: mean weight, rounds it was used in, rounds judged, whether it was configured Byzantine, why it was left out. */
   aggregation?: { rule: string; refusedRounds: number; clients: Record<string, { meanWeight: number; usedRounds: number; rounds: number; byzantine: string | null; reasons: Record<string, number> }> };
   /** Rows each client got into the shared replay, and rows its refused batches held (gated, quota, bounds), with its final trust. */
-  replayByActor?: Record<string, { accepted: number; gated: number; quota: number; trust: number }>;
+  replayByActor?: Record<string, { accepted: number; gated: number; quota: number; evicted: number; trust: number }>;
   /** The global model at the end. */
   globalModel?: { finite: boolean; norm: number };
   /** Greedy evaluation of the global model (hybrid/fedavg) or of the actors' own models averaged (local). */
@@ -165,7 +165,7 @@ function robustnessSummary(exp: Experiment, server: Server | null): Pick<RunSumm
     out.aggregation = { rule: agg.rule, refusedRounds: agg.refusedRounds, clients };
   }
   const gate = server.learner?.gate;
-  if (gate) out.replayByActor = Object.fromEntries(Object.entries(gate.snapshot()).map(([id, s]) => [id, { accepted: s.accepted, gated: s.gated, quota: s.quota, trust: s.trust }]));
+  if (gate) out.replayByActor = Object.fromEntries(Object.entries(gate.snapshot()).map(([id, s]) => [id, { accepted: s.accepted, gated: s.gated, quota: s.quota, evicted: s.evicted, trust: s.trust }]));
   return out;
 }
 

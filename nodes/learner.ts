@@ -15,7 +15,7 @@ import { filterBatch, sliceBatch, type TransitionBatch } from "../core/batch";
 import type { Clock, Period, Timer } from "../core/clock";
 import type { RejectionCounter } from "../core/errors";
 import type { ServerLink } from "../core/links";
-import type { ReplayStore } from "../core/replay";
+import type { ReplayStore, RowRange } from "../core/replay";
 import { batchOutOfBounds, type TransitionLimits } from "../federation/bounds";
 import type { ExperienceFilter } from "../federation/filter";
 import type { TrustGate } from "../federation/trust-gate";
@@ -71,6 +71,8 @@ export class Learner {
   /** Time spent filtering batches (ms). */
   filterMs = 0;
   private timer: Timer | null = null;
+  /** With a gate: each client's rows in the replay, by insert index, so a distrusted client's can be evicted. */
+  private readonly rowsOf = new Map<string, RowRange[]>();
   private readonly learn: (b: TransitionBatch) => { loss: number };
 
   get gate(): TrustGate | null {
@@ -102,6 +104,7 @@ export class Learner {
     if (admitted !== "ok") {
       this.d.rejected.count(admitted === "distrusted" ? "gated" : admitted, actor);
       c.refused += batch.n;
+      if (admitted === "distrusted") await this.evictRowsOf(actor);
       return false;
     }
     // The learner's data checks: the client's mean reward, and TD errors of (up to 64 of) its rows under the global model.
@@ -118,12 +121,38 @@ export class Learner {
     c.filtered += batch.n - kept.n;
     this.filterMs += performance.now() - t0;
     if (kept.n > 0) {
-      await this.d.replay.insert(kept);
+      const total = await this.d.replay.insert(kept);
       c.accepted += kept.n;
-      gate?.onAccepted(actor, kept.n);
+      if (gate) {
+        gate.onAccepted(actor, kept.n);
+        this.track(actor, total - kept.n, total);
+      }
     }
     return true;
   };
+
+  private track(actor: string, start: number, end: number): void {
+    let list = this.rowsOf.get(actor);
+    if (!list) this.rowsOf.set(actor, (list = []));
+    const last = list[list.length - 1];
+    if (last && last.end === start) last.end = end;
+    else list.push({ start, end });
+    if (list.length > 256) {
+      // Ranges the ring has overwritten since can go.
+      const held = end - this.d.replay.capacity;
+      this.rowsOf.set(actor, list.filter((r) => r.end > held));
+    }
+  }
+
+  /** A client just distrusted: its rows still in the replay are evicted (once; counted per client). */
+  private async evictRowsOf(actor: string): Promise<void> {
+    const ranges = this.rowsOf.get(actor);
+    if (!ranges || ranges.length === 0) return;
+    this.rowsOf.delete(actor);
+    const n = await this.d.replay.evict(ranges);
+    this.d.gate?.onEvicted(actor, n);
+    if (n > 0) this.d.log?.(`trust gate: ${actor} distrusted; evicted its ${n} rows from the replay`);
+  }
 
   /** Gradient steps on replay samples (after warm-up). */
   async tick(): Promise<void> {

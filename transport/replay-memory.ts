@@ -1,32 +1,58 @@
 import { TransitionRing } from "../core/ring";
 import { mulberry32 } from "../core/random";
 import type { TransitionBatch } from "../core/batch";
-import type { ReplayStats, ReplayStore } from "../core/replay";
+import type { ReplayStats, ReplayStore, RowRange } from "../core/replay";
 
 /** In-process replay (embedded default): a typed-array ring. */
 export class MemoryReplay implements ReplayStore {
   readonly kind = "memory" as const;
   private readonly ring: TransitionRing;
   private readonly rand: () => number;
+  /** Evicted slots (allocated on the first eviction), and how many are set. */
+  private dead: Uint8Array | null = null;
+  private deadCount = 0;
   constructor(readonly capacity: number, readonly obsDim: number, seed = 1) {
     this.ring = new TransitionRing(capacity, obsDim);
     this.rand = mulberry32(seed);
   }
   async insert(batch: TransitionBatch): Promise<number> {
+    const dead = this.dead;
+    if (dead && this.deadCount > 0) {
+      for (let i = 0; i < Math.min(batch.n, this.capacity); i++) {
+        const slot = (this.ring.inserted + i) % this.capacity;
+        if (dead[slot]) (dead[slot] = 0), this.deadCount--;
+      }
+    }
     this.ring.insert(batch);
     return this.ring.inserted;
   }
+  async evict(ranges: readonly RowRange[]): Promise<number> {
+    const held = this.ring.inserted - this.capacity;
+    let n = 0;
+    for (const r of ranges) {
+      for (let i = Math.max(r.start, held, 0); i < Math.min(r.end, this.ring.inserted); i++) {
+        const dead = (this.dead ??= new Uint8Array(this.capacity));
+        const slot = i % this.capacity;
+        if (!dead[slot]) (dead[slot] = 1), this.deadCount++, n++;
+      }
+    }
+    return n;
+  }
   async sample(n: number): Promise<TransitionBatch> {
-    return this.ring.sample(n, (k) => Math.floor(this.rand() * k));
+    const dead = this.dead;
+    if (dead && this.deadCount >= this.ring.size) throw new Error("cannot sample: every row of the replay was evicted");
+    return this.ring.sample(n, (k) => Math.floor(this.rand() * k), undefined, dead && this.deadCount > 0 ? (slot) => dead[slot] === 1 : undefined);
   }
   async size(): Promise<number> {
     return this.ring.size;
   }
   async clear(): Promise<void> {
     this.ring.clear();
+    this.dead = null;
+    this.deadCount = 0;
   }
   async stats(): Promise<ReplayStats> {
-    return { kind: "memory", size: this.ring.size, capacity: this.capacity, inserted: this.ring.inserted, obsDim: this.obsDim, corruptRows: 0 };
+    return { kind: "memory", size: this.ring.size, capacity: this.capacity, inserted: this.ring.inserted, obsDim: this.obsDim, corruptRows: 0, evicted: this.deadCount };
   }
   async close(): Promise<void> {}
 }

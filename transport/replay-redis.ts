@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import { mulberry32 } from "../core/random";
 import { allocBatch, type TransitionBatch } from "../core/batch";
 import { assertToken } from "./subjects";
-import type { ReplayStats, ReplayStore } from "../core/replay";
+import type { ReplayStats, ReplayStore, RowRange } from "../core/replay";
 
 const INSERT_LUA = `
 local cap = tonumber(ARGV[1])
@@ -58,6 +58,7 @@ export class RedisReplay implements ReplayStore {
   private readonly rand: () => number;
   private knownInserted = 0;
   private corrupt = 0;
+  private evictedRows = 0;
   private readonly idx: string[] = [];
   /** Aligned scratch row for decoding (Redis hands back Buffers at arbitrary offsets). */
   private readonly scratch: Uint8Array;
@@ -123,6 +124,17 @@ export class RedisReplay implements ReplayStore {
     return total;
   }
 
+  /** HDELs the still-held slots of the ranges (a later insert into a slot brings it back). */
+  async evict(ranges: readonly RowRange[]): Promise<number> {
+    const total = Number((await this.redis.get(this.keys.cursor)) ?? 0);
+    const fields: string[] = [];
+    for (const r of ranges) for (let i = Math.max(r.start, total - this.capacity, 0); i < Math.min(r.end, total); i++) fields.push(String(i % this.capacity));
+    let n = 0;
+    for (let k = 0; k < fields.length; k += 2000) n += await this.redis.hdel(this.keys.data, ...fields.slice(k, k + 2000));
+    this.evictedRows += n;
+    return n;
+  }
+
   private async currentSize(): Promise<number> {
     // Once full the ring stays full (until clear), so the cursor need not be read again.
     if (this.knownInserted < this.capacity) this.knownInserted = Math.max(this.knownInserted, Number((await this.redis.get(this.keys.cursor)) ?? 0));
@@ -140,14 +152,15 @@ export class RedisReplay implements ReplayStore {
     const out = allocBatch(n, d);
     let j = 0;
     for (const row of rows) {
-      if (!row || row.length !== this.rs || !this.decodeRow(row, out, j)) {
+      if (!row) continue; // an evicted slot
+      if (row.length !== this.rs || !this.decodeRow(row, out, j)) {
         this.corrupt++;
         continue;
       }
       j++;
     }
     if (j < n) {
-      if (j === 0) throw new Error("replay returned no valid rows (cleared concurrently?)");
+      if (j === 0) throw new Error("replay returned no valid rows (cleared concurrently, or evicted)");
       // Fill the few skipped slots with valid sampled rows so the batch keeps its size.
       for (let i = j; i < n; i++) {
         const src = Math.floor(this.rand() * j);
@@ -191,7 +204,7 @@ export class RedisReplay implements ReplayStore {
 
   async stats(): Promise<ReplayStats> {
     const size = await this.size();
-    return { kind: "redis", size, capacity: this.capacity, inserted: this.knownInserted, obsDim: this.obsDim, corruptRows: this.corrupt };
+    return { kind: "redis", size, capacity: this.capacity, inserted: this.knownInserted, obsDim: this.obsDim, corruptRows: this.corrupt, evicted: this.evictedRows };
   }
 
   /** The Redis connection belongs to the caller; closing the replay does not quit it. */

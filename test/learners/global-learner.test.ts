@@ -34,6 +34,27 @@ async function setup(replay: ReplayStore = new MemoryReplay(10_000, 4, 1), learn
 }
 
 describe("hybrid learner ingest (through the server link)", () => {
+  it("gates a distrusted client's batches and evicts the rows it already had in the replay", async () => {
+    const { server, replay, deliver, topo } = await setup();
+    const learner = server.learner!;
+    expect(await deliver("actor-1", encodeTransitions({ actor: "actor-1", env: "CartPole-v1", seq: 0, ts: 1, batch: batch(30, 0) }))).to.equal(true);
+    expect(await deliver("actor-2", encodeTransitions({ actor: "actor-2", env: "CartPole-v1", seq: 0, ts: 1, batch: batch(20, 5) }))).to.equal(true);
+    expect(await deliver("actor-1", encodeTransitions({ actor: "actor-1", env: "CartPole-v1", seq: 1, ts: 1, batch: batch(10, 9) }))).to.equal(true);
+    expect(await replay.size()).to.equal(60);
+    // Two rounds in which actor-1's upload was refused by the bounds: trust 1 → 0.5 → 0.25 < 0.5.
+    for (let i = 0; i < 2; i++) learner.gate!.onRound([{ actor: "actor-1", weight: 0, used: false, score: NaN, reason: "norm_bound" }, { actor: "actor-2", weight: 1, used: true, score: 1 }], true);
+    expect(await deliver("actor-1", encodeTransitions({ actor: "actor-1", env: "CartPole-v1", seq: 2, ts: 1, batch: batch(10, 20) }))).to.equal(false);
+    expect(server.rejected.snapshot().byReason.gated).to.equal(1);
+    expect(learner.gate!.snapshot()["actor-1"]).to.deep.include({ accepted: 40, gated: 10, evicted: 40 });
+    expect((await replay.stats()).evicted).to.equal(40);
+    // What is left to sample is actor-2's: rows of batch(20, 5) only.
+    const ids = new Set(Array.from((await replay.sample(300)).obs.filter((_, i) => i % 4 === 0)).map((x) => x.toFixed(5)));
+    const mine = new Set(Array.from(batch(20, 5).obs.filter((_, i) => i % 4 === 0)).map((x) => x.toFixed(5)));
+    for (const id of ids) expect(mine.has(id), id).to.equal(true);
+    topo.dispose();
+  });
+
+
   it("refuses a batch with implausible magnitudes whole (finite 3e38 observations, 1e9 rewards), counted by reason and actor", async () => {
     const { server, replay, deliver, topo } = await setup();
     const huge = batch(20, 0);

@@ -88,6 +88,20 @@ function replayContract(name: string, open: (capacity: number, obsDim: number, r
       expect(await r.size()).to.equal(0);
     });
 
+    it("evicts rows by insert-index range; sampling skips them; only rows still held are counted; a new insert revives a slot", async () => {
+      const r = await open(10, 4);
+      await r.insert(rows(0, 6)); // ids 0..5 at insert indices 0..5
+      await r.insert(rows(100, 6)); // ids 100..105 at 6..11: the ring (10) now holds indices 2..11
+      // evict indices 0..5 (ids 0..5, of which 0 and 1 were already overwritten by 104, 105) and 8..9 (ids 102, 103)
+      expect(await r.evict([{ start: 0, end: 6 }, { start: 8, end: 10 }])).to.equal(6);
+      const ids = new Set(checkIntegrity(await r.sample(400)));
+      expect([...ids].sort((a, b) => a - b)).to.deep.equal([100, 101, 104, 105]);
+      expect(await r.evict([{ start: 0, end: 6 }])).to.equal(0); // already gone
+      await r.insert(rows(200, 2)); // indices 12, 13 → slots 2, 3 (were ids 2, 3: evicted)
+      const after = new Set(checkIntegrity(await r.sample(400)));
+      expect([...after].sort((a, b) => a - b)).to.deep.equal([100, 101, 104, 105, 200, 201]);
+    });
+
     it("refuses a batch of another obsDim", async () => {
       const r = await open(10, 4);
       let threw = false;
