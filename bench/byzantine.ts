@@ -26,6 +26,7 @@ import { machineInfo, writeResult, writeText } from "./util";
 const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
 const THRESHOLDS: Record<string, number[]> = { "CartPole-v1": [195, 475], "LunarLander-v3": [100, 200] };
 
+/** A rule name may end in "+nobounds": the same rule with the plausibility bounds switched off (the ablation). */
 interface Job { env: string; recipe: "hybrid" | "fedavg"; rule: string; attack: string; byzantine: number; actors: number; steps: number; seed: number; evalEpisodes: number }
 
 function experimentFor(j: Job): Experiment {
@@ -36,7 +37,10 @@ function experimentFor(j: Job): Experiment {
     `clock=steps`,
     `actors.count=${j.actors}`,
     `actors.byzantine={count: ${j.attack === "none" ? 0 : j.byzantine}, attack: ${j.attack === "none" ? "sign-flip" : j.attack}}`,
-    `aggregator.rule=${j.rule}`,
+    `aggregator.rule=${j.rule.replace("+nobounds", "")}`,
+    ...(j.rule.endsWith("+nobounds") ? ["aggregator.bounds={normRatio: 1e30, deltaRatio: 1e30, growth: 1e30}", "learner.bounds.maxAbs=3.4e38", "learner.bounds.slack=1e30"] : []),
+    // ε decays over 5000 steps (the shipped config: 10000), so the actors' own returns say something within the budget
+    `agent.epsilonDecaySteps=5000`,
     // more rounds than the shipped config's (5000 steps) so detection is judged over ≥ 10 rounds
     `actors.weights={ms: 2500, steps: 500}`,
     `aggregator.interval={ms: 5000, steps: 1000}`,
@@ -149,7 +153,7 @@ async function main() {
     env: { type: "string", default: "CartPole-v1" }, actors: { type: "string", default: "10" }, byzantine: { type: "string", default: "3" },
     steps: { type: "string", default: "10000" }, rules: { type: "string", default: "fedavg,trust,trust-delta,median,trimmed-mean,multi-krum" },
     attacks: { type: "string", default: ["none", ...ATTACKS.filter((a) => a !== "replay-flood")].join(",") }, seeds: { type: "string", default: "1" },
-    jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
+    jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, extra: { type: "string" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
   } });
   if (values.help) {
     process.stdout.write(`${readFirstComment()}\n`);
@@ -167,6 +171,11 @@ async function main() {
       for (const rule of values.rules!.split(","))
         for (let seed = 0; seed < Number(values.seeds); seed++)
           jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
+  // --extra "recipe:rule:attack;…" adds single cells (e.g. fedavg:fedavg:sign-flip or hybrid:fedavg+nobounds:inflated)
+  for (const cell of (values.extra ?? "").split(";").filter(Boolean)) {
+    const [recipe, rule, attack] = cell.split(":") as [Job["recipe"], string, string];
+    for (let seed = 0; seed < Number(values.seeds); seed++) jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
+  }
   const results: Result[] = [];
   const t0 = Date.now();
   let next = 0;
