@@ -47,7 +47,7 @@ export const DqnConfigSchema = z.strictObject({
    * the only one with dueling), "tf" (tfjs ops on the current backend, explicit transposes; MLP only),
    * "auto" = "tf" when the tfjs backend is wasm/tensorflow, the net is an MLP and a layer has ≥ 128
    * units, else "js" (see bench/results/agents.json). "wasm": the fused WebAssembly SIMD kernel
-   * (wasm-engine.ts; MLP only, acting through the kernel too; 8–18× faster than "js" and below
+   * (wasm-engine.ts; MLP only, acting through the kernel too; 12–18× faster than "js" and below
    * PyTorch CPU at 64 and 128 units, see bench/results/kernel.md). "auto" never picks "wasm": it
    * matches "js" to ~1e-7, not bit for bit, and the golden runs need "js" bit for bit.
    * Acting runs in JS for "js" and "tf".
