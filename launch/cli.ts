@@ -16,14 +16,16 @@ import { runLearnerProcess, runActorProcess } from "./processes";
 import { runMultiProcess } from "./multiprocess";
 import { trainLocalCli } from "./train-local";
 import { RECIPES } from "./recipes";
+import { HttpPortInUse } from "./http";
 import { clearRedisReplay } from "../transport/open";
 
 const COMMON = "  -c, --config FILE        experiment YAML (configs/*.yaml); defaults when omitted\n  --set key.path=value     override one config value (repeatable), e.g. --set agent.lr=1e-3\n  -h, --help               this help";
+const HTTP_OPT = { http: { type: "string" } } as const;
 
 const COMMANDS: Record<string, { usage: string; options: NonNullable<ParseArgsConfig["options"]> }> = {
-  run: { usage: `fedrl run [--config FILE] [--set k=v ...]\n  Trains: in one process by default; as a learner and actor processes over NATS + Redis when NATS_URL is set.\n  Modes (config 'mode'): ${Object.values(RECIPES).map((r) => `${r.name}: ${r.summary}`).join("; ")}.\n${COMMON}`, options: {} },
-  learner: { usage: `fedrl learner [--config FILE] [--set k=v ...]\n  The recipe's server side (global learner and/or aggregator) over NATS (+ Redis for hybrid), until Ctrl-C.\n${COMMON}`, options: {} },
-  actor: { usage: `fedrl actor --id ID [--byzantine ATTACK] [--config FILE] [--set k=v ...]\n  One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists.\n  --id ID                  actor id (letters, digits, '_' or '-')\n  --byzantine ATTACK       run as an adversary (robustness tests): ${ATTACKS.join(", ")}\n${COMMON}`, options: { id: { type: "string" }, byzantine: { type: "string" } } },
+  run: { usage: `fedrl run [--http PORT] [--config FILE] [--set k=v ...]\n  Trains: in one process by default; as a learner and actor processes over NATS + Redis when NATS_URL is set.\n  Modes (config 'mode'): ${Object.values(RECIPES).map((r) => `${r.name}: ${r.summary}`).join("; ")}.\n  --http PORT              live dashboard on http://127.0.0.1:PORT/ and Prometheus metrics on /metrics (config http.port, http.host);\n                           with processes: the learner on PORT, actor i on PORT+1+i\n${COMMON}`, options: { ...HTTP_OPT } },
+  learner: { usage: `fedrl learner [--http PORT] [--config FILE] [--set k=v ...]\n  The recipe's server side (global learner and/or aggregator) over NATS (+ Redis for hybrid), until Ctrl-C.\n  --http PORT              dashboard (/) and Prometheus metrics (/metrics) of the learner, with the actors' heartbeats\n${COMMON}`, options: { ...HTTP_OPT } },
+  actor: { usage: `fedrl actor --id ID [--byzantine ATTACK] [--http PORT] [--config FILE] [--set k=v ...]\n  One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists.\n  --id ID                  actor id (letters, digits, '_' or '-')\n  --byzantine ATTACK       run as an adversary (robustness tests): ${ATTACKS.join(", ")}\n  --http PORT              this actor's dashboard (/) and Prometheus metrics (/metrics)\n${COMMON}`, options: { id: { type: "string" }, byzantine: { type: "string" }, ...HTTP_OPT } },
   "train-local": {
     usage: `fedrl train-local [--env ID] [--episodes N] [--steps N] [--target R] [--window W] [--seed S] [--run-dir DIR] [--config FILE] [--set k=v ...]\n  The local recipe with one actor on the step clock; checkpoint in <run-dir>/actor-0-checkpoint.\n  --env ID                 environment (default: the config's, CartPole-v1)\n  --episodes N / --steps N budget\n  --target R               stop once the mean over --window episodes reaches R\n  --seed S                 seed\n  --run-dir DIR            where metrics and the checkpoint go (default runs/local-<env>-<time>)\n${COMMON}`,
     options: { env: { type: "string" }, episodes: { type: "string" }, steps: { type: "string" }, target: { type: "string" }, window: { type: "string" }, seed: { type: "string" }, "run-dir": { type: "string" } },
@@ -92,6 +94,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const configPath = values.config as string | undefined;
   const sets = (values.set as string[] | undefined) ?? [];
+  if (values.http !== undefined) {
+    const port = Number(values.http);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      log(`--http: expected a port number (0-65535), got "${values.http}"`);
+      return 2;
+    }
+    sets.push(`http.port=${port}`);
+  }
   if (cmd === "train-local") {
     const runDir = (values["run-dir"] as string | undefined) ?? join("runs", `local-${(values.env as string | undefined) ?? "CartPole-v1"}-${Date.now()}`);
     const { exp, summary } = await trainLocalCli({
@@ -144,6 +154,10 @@ if (isMain) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
+      if (e instanceof HttpPortInUse) {
+        log(`fedrl: ${e.message}`);
+        process.exit(2);
+      }
       log(e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error)?.stack ?? e}`);
       process.exit(e instanceof ConfigError ? 2 : 1);
     },

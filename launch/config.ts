@@ -163,6 +163,11 @@ export const ExperimentSchema = z.strictObject({
   }).prefault({}),
   /** Where metrics and checkpoints go; default runs/<run>. */
   runDir: z.string().optional(),
+  /** The run's HTTP endpoint (launch/http.ts): GET / dashboard, /metrics (Prometheus), /healthz, /readyz. Off unless a port is set (0 = any free port). */
+  http: z.strictObject({
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).default("127.0.0.1"),
+  }).prefault({}),
 });
 
 export type Experiment = z.infer<typeof ExperimentSchema>;

@@ -13,6 +13,8 @@ import { norm } from "../core/vec";
 import { actorIndex, assemble, attackOf, runReplay, type Log, type Server } from "./assemble";
 import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
+import { startHttp, type HttpServer } from "./http";
+import { RunMetrics } from "./prom";
 
 export interface RunSummary {
   mode: string;
@@ -51,6 +53,8 @@ export interface EmbeddedOptions {
   chunk?: number;
   /** Save every agent under the run directory at the end (<actor>-checkpoint, learner-checkpoint). */
   checkpoint?: boolean;
+  /** With exp.http.port set: called with the dashboard URL once the HTTP server listens. */
+  onHttp?: (url: string) => void;
 }
 
 /** Has an actor (or the slowest of a group) used up its budget? */
@@ -63,23 +67,45 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
   const runDir = runDirOf(exp);
+  // The HTTP endpoint first: a port in use fails the run before anything else starts.
+  const prom = exp.http.port !== undefined ? new RunMetrics({ run: exp.run, role: "embedded", mode: exp.mode, env: exp.env.id }) : null;
+  let http: HttpServer | null = null;
+  if (prom) {
+    try {
+      http = await startHttp(prom, { port: exp.http.port!, host: exp.http.host, log });
+    } catch (e) {
+      prom.close();
+      throw e;
+    }
+    log(`dashboard ${http.url} · Prometheus ${http.url}metrics`);
+    opts.onHttp?.(http.url);
+  }
   const sink = (component: string): MetricsSink => {
     const sinks: MetricsSink[] = [];
     if (opts.writeMetrics ?? true) sinks.push(new JsonlMetrics(join(runDir, `${component}.jsonl`), component));
     if (opts.metrics) sinks.push(opts.metrics);
+    if (prom) sinks.push(prom.sink());
     return new TeeMetrics(sinks);
   };
   const clock: Clock = exp.clock === "steps" ? new StepClock() : new WallClock((n, e) => log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
-  const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-embedded`, log);
+  let bus: Awaited<ReturnType<typeof openBus>>;
+  try {
+    bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-embedded`, log);
+  } catch (e) {
+    await http?.close();
+    prom?.close();
+    throw e;
+  }
   const replay = runReplay(exp);
   const ids = Array.from({ length: exp.actors.count }, (_, i) => `${exp.actors.idPrefix}-${i}`);
   let topo: Awaited<ReturnType<typeof assemble>> | null = null;
   try {
     topo = await assemble(exp, {
       bus, clock, log, metrics: sink,
-      replay: replay.open,
+      replay: prom ? async (space) => prom.instrumentReplay(await replay.open(space)) : replay.open,
     }, { actors: ids, server: true });
     const { actors, agents, server } = topo;
+    prom?.attach({ actors, server, bus });
     for (const a of actors) await a.start();
     await server?.start();
     await bus.flush();
@@ -90,6 +116,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     let reached: RunSummary["reached"] = null;
     let lastEpisodes = 0;
     let lastProgress = Date.now();
+    let lastYield = Date.now();
     const stepsDone = () => Math.min(...actors.map((a) => a.steps));
     const meanOfMeans = () => actors.reduce((s, a) => s + (Number.isNaN(a.meanReturn(budget.window)) ? 0 : a.meanReturn(budget.window)), 0) / actors.length;
     for (;;) {
@@ -98,6 +125,11 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
         await bus.flush();
         await clock.advance(chunk * exp.env.numEnvs);
       } else await new Promise((r) => setImmediate(r));
+      // On the step clock with the in-process bus nothing above waits for I/O: let HTTP requests in.
+      if (http && Date.now() - lastYield >= 50) {
+        lastYield = Date.now();
+        await new Promise((r) => setImmediate(r));
+      }
       const episodesPerActor = Math.min(...actors.map((a) => a.episodes));
       if (episodesPerActor > lastEpisodes) {
         lastEpisodes = episodesPerActor;
@@ -148,6 +180,8 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
   } finally {
     clock.stop();
     topo?.dispose();
+    await http?.close();
+    prom?.close();
     await bus.close();
     await replay.close();
   }

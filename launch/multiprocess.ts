@@ -4,12 +4,14 @@
  * drains and checkpoints.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { openBus } from "../transport/open";
 import type { Experiment } from "./config";
 import { actorId, type Log } from "./assemble";
 import { hasServer, recipeOf } from "./recipes";
 import { subjectsFor } from "../transport/subjects";
+import { HttpPortInUse } from "./http";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
 
@@ -31,10 +33,37 @@ export function spawnComponent(args: string[], env: NodeJS.ProcessEnv, tag: stri
   return child;
 }
 
+/** Fails with HttpPortInUse when `port` cannot be listened on (checked before the children start). */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const s = createServer();
+    s.once("error", (e: NodeJS.ErrnoException) => reject(new HttpPortInUse(host, port, e.code === "EADDRINUSE" ? "address already in use" : e.code ?? e.message)));
+    s.listen(port, host, () => s.close(() => resolve()));
+  });
+}
+
+/** HTTP ports of the children: the learner on the base port, actor i on base + 1 + i (all 0: each picks a free one). */
+export function childHttpPorts(exp: Experiment, withLearner: boolean): { learner: number | null; actors: number[] } | null {
+  const base = exp.http.port;
+  if (base === undefined) return null;
+  const at = (k: number) => (base === 0 ? 0 : base + k);
+  return { learner: withLearner ? at(0) : null, actors: Array.from({ length: exp.actors.count }, (_, i) => at(withLearner ? 1 + i : i)) };
+}
+
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
 export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): Promise<void> {
   const common = [...(o.configPath ? ["--config", o.configPath] : []), ...o.sets.flatMap((s) => ["--set", s])];
+  const withLearner = hasServer(recipeOf(exp.mode));
+  const ports = childHttpPorts(exp, withLearner);
+  const httpArgs = (port: number | null | undefined) => (port === null || port === undefined ? [] : ["--set", `http.port=${port}`]);
+  if (ports) {
+    for (const p of [ports.learner, ...ports.actors]) if (p !== null) await probePort(exp.http.host, p);
+    const shown = exp.http.host === "0.0.0.0" ? "127.0.0.1" : exp.http.host;
+    const a = ports.actors;
+    o.log(`dashboards: ${ports.learner !== null ? `learner http://${shown}:${ports.learner}/ (the whole run), ` : ""}actors ${a.length > 0 && a[0] !== 0 ? `http://${shown}:${a[0]}/ … :${a[a.length - 1]}/` : "on free ports (see their lines)"}; Prometheus at /metrics on each`);
+  }
   const env = { ...process.env, NATS_URL: exp.transport.nats, REDIS_URL: exp.transport.redis ?? "", FEDRL_CHILD: "1" };
   const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-launcher`);
   const subjects = subjectsFor(exp.run);
@@ -46,9 +75,9 @@ export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): 
       /* a malformed heartbeat is only a missing progress line */
     }
   });
-  const learner = !hasServer(recipeOf(exp.mode)) ? null : spawnComponent(["learner", ...common], env, "learner", o.log);
+  const learner = !withLearner ? null : spawnComponent(["learner", ...common, ...httpArgs(ports?.learner)], env, "learner", o.log);
   if (learner) await new Promise((r) => setTimeout(r, 1500)); // let it subscribe before actors publish
-  const actors = Array.from({ length: exp.actors.count }, (_, i) => spawnComponent(["actor", "--id", actorId(exp, i), ...common], env, actorId(exp, i), o.log));
+  const actors = Array.from({ length: exp.actors.count }, (_, i) => spawnComponent(["actor", "--id", actorId(exp, i), ...common, ...httpArgs(ports?.actors[i])], env, actorId(exp, i), o.log));
   const t0 = Date.now();
   const timer = setInterval(() => {
     const parts: string[] = [];

@@ -7,13 +7,15 @@ import type { Attack } from "../federation/byzantine";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { WallClock } from "../core/clock";
-import { JsonlMetrics } from "../core/metrics";
+import { JsonlMetrics, TeeMetrics } from "../core/metrics";
 import { openBus } from "../transport/open";
 import { subjectsFor } from "../transport/subjects";
 import { assemble, runReplay, type Log } from "./assemble";
 import { ConfigError, runDirOf, type Experiment } from "./config";
 import { budgetSpent } from "./embedded";
 import { hasServer, recipeOf } from "./recipes";
+import { startHttp, type HttpServer } from "./http";
+import { RunMetrics, type ActorStats } from "./prom";
 
 export interface ProcessOptions {
   log: Log;
@@ -29,6 +31,20 @@ function requireTransports(exp: Experiment, needRedis: boolean): void {
 
 const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
 
+/** With http.port set: this process's metrics registry and HTTP endpoint (started before anything else, so a port in use fails at once). */
+async function openHttp(exp: Experiment, role: string, log: ProcessOptions["log"]): Promise<{ prom: RunMetrics; http: HttpServer } | null> {
+  if (exp.http.port === undefined) return null;
+  const prom = new RunMetrics({ run: exp.run, role, mode: exp.mode, env: exp.env.id });
+  try {
+    const http = await startHttp(prom, { port: exp.http.port, host: exp.http.host, log });
+    log(`${role}: dashboard ${http.url} · Prometheus ${http.url}metrics`);
+    return { prom, http };
+  } catch (e) {
+    prom.close();
+    throw e;
+  }
+}
+
 /** `fedrl learner`: the global learner and/or aggregation node, until signalled. */
 export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Promise<void> {
   const recipe = recipeOf(exp.mode);
@@ -36,15 +52,30 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   requireTransports(exp, recipe.learner);
   const runDir = runDirOf(exp);
   const subjects = subjectsFor(exp.run);
+  const web = await openHttp(exp, "learner", o.log);
   const clock = new WallClock((n, e) => o.log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
   const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-learner`, o.log);
   const replay = runReplay(exp);
-  const metrics = new JsonlMetrics(join(runDir, recipe.learner ? "learner.jsonl" : "aggregator.jsonl"), "learner");
+  const jsonl = new JsonlMetrics(join(runDir, recipe.learner ? "learner.jsonl" : "aggregator.jsonl"), "learner");
+  const metrics = web ? new TeeMetrics([jsonl, web.prom.sink()]) : jsonl;
+  const prom = web?.prom;
   const topo = await assemble(exp, {
     bus, clock, log: o.log, metrics: () => metrics,
-    replay: replay.open,
+    replay: prom ? async (space) => prom.instrumentReplay(await replay.open(space)) : replay.open,
   }, { actors: [], server: true, checkpoints: true });
   const server = topo.server!;
+  if (prom) {
+    prom.attach({ actors: [], server, bus });
+    // The actors' heartbeats: the learner's page shows the whole run.
+    bus.subscribe(subjects.allMetrics, (m) => {
+      if (m.subject.endsWith(".learner")) return;
+      try {
+        prom.remoteActor(JSON.parse(new TextDecoder().decode(m.data)) as ActorStats);
+      } catch {
+        /* a malformed heartbeat is only a missing row */
+      }
+    });
+  }
   await server.start();
   const store = replay.opened();
   const replayNote = store ? `, replay ${store.kind} (${await store.size()} transitions)` : "";
@@ -63,6 +94,8 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   await server.stop();
   clock.stop();
   topo.dispose();
+  await web?.http.close();
+  web?.prom.close();
   await bus.close();
   await replay.close();
   o.log("learner stopped (checkpoint written)");
@@ -73,9 +106,15 @@ export async function runActorProcess(exp: Experiment, id: string, o: ProcessOpt
   const recipe = recipeOf(exp.mode);
   if (recipe.actors) requireTransports(exp, false);
   const subjects = subjectsFor(exp.run);
+  const web = await openHttp(exp, `actor ${id}`, o.log);
   const clock = new WallClock((n, e) => o.log(`timer ${n} failed: ${(e as Error)?.message ?? e}`));
   const bus = recipe.actors ? await openBus(exp.transport.nats, `fedrl-${exp.run}-${id}`, o.log) : undefined;
-  const topo = await assemble(exp, { bus, clock, log: o.log, metrics: (c) => new JsonlMetrics(join(runDirOf(exp), `${c}.jsonl`), c) }, { actors: [id], server: false, byzantine: o.byzantine });
+  const metricsOf = (c: string) => {
+    const jsonl = new JsonlMetrics(join(runDirOf(exp), `${c}.jsonl`), c);
+    return web ? new TeeMetrics([jsonl, web.prom.sink()]) : jsonl;
+  };
+  const topo = await assemble(exp, { bus, clock, log: o.log, metrics: metricsOf }, { actors: [id], server: false, byzantine: o.byzantine });
+  web?.prom.attach({ actors: topo.actors, server: null, bus });
   if (o.byzantine) o.log(`${id}: Byzantine actor, attack ${o.byzantine}`);
   const actor = topo.actors[0]!;
   const agent = topo.agents[0]!;
@@ -120,5 +159,7 @@ export async function runActorProcess(exp: Experiment, id: string, o: ProcessOpt
   }
   clock.stop();
   topo.dispose();
+  await web?.http.close();
+  web?.prom.close();
   return stats;
 }
