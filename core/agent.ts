@@ -68,6 +68,11 @@ export interface AlgorithmBuilder<C = unknown> {
   /** Validates hyperparameters; throws an Error naming the offending keys. */
   parseConfig(raw: Record<string, unknown>): C;
   makeAgent(space: Space, config: C, seed: number, init?: Float32Array): Agent;
+  /**
+   * The config of an agent that learns only through `learn(batch)` from rows actors ship (1-step
+   * transitions), e.g. the hybrid learner: DQN drops n-step returns there (γⁿ on 1-step rows is wrong).
+   */
+  externalLearner?(config: C): C;
   /** The layout of the shipped group for this space and config. */
   layout(space: Space, config: C): ParamLayout;
   /** The run's common initial weights of the shipped group: a function of config and seed only. */

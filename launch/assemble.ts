@@ -72,7 +72,9 @@ export function algorithmOf(exp: Experiment, space: Space) {
     }
   };
   const actorConfig = parse(exp.agent, "agent");
-  const learnerConfig = parse({ ...exp.agent, ...exp.learnerAgent }, "learnerAgent/agent");
+  const merged = parse({ ...exp.agent, ...exp.learnerAgent }, "learnerAgent/agent");
+  // The hybrid learner learns only from shipped 1-step rows.
+  const learnerConfig = builder.externalLearner ? builder.externalLearner(merged) : merged;
   return { builder, actorConfig, learnerConfig, init: builder.initialWeights(space, actorConfig, exp.seed) };
 }
 

@@ -22,6 +22,7 @@ export const dqnBuilder: AlgorithmBuilder<DqnConfig> = {
     }
     return agent;
   },
+  externalLearner: (config) => ({ ...config, nStep: 1 }),
   layout: (space, config) => new QNetwork({ obsDim: space.obsDim, numActions: space.actionCount, hidden: config.hidden, dueling: config.dueling }).layout,
   initialWeights(space: Space, config: DqnConfig, seed: number): Float32Array {
     const ref = new DqnAgent({ obsDim: space.obsDim, numActions: space.actionCount, config: { ...config, seed } });

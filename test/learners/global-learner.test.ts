@@ -169,3 +169,22 @@ describe("merging moves the target network with the online one", () => {
     topo.dispose();
   });
 });
+
+describe("hybrid learner config", () => {
+  it("learns shipped 1-step rows with γ, not γⁿ, when the actors use n-step returns", async () => {
+    const exp = parseExperiment({ run: "gl-nstep", clock: "steps", env: { id: "CartPole-v1" }, agent: { nStep: 3, gamma: 0.9 } });
+    const topo = await assemble(exp, { bus: new InProcessBus(), clock: new StepClock(), metrics: () => new MemoryMetrics(), log: () => {}, replay: async () => new MemoryReplay(1000, 4, 1) }, { actors: ["actor-0"], server: true });
+    const learner = topo.server!.agent as DqnAgent;
+    const actor = topo.agents[0] as DqnAgent;
+    expect(learner.config.nStep).to.equal(1);
+    expect(actor.config.nStep).to.equal(3);
+    // y = r + γ·max Q_target(s′) on a non-terminal row: with γ = 0.9, not 0.9³.
+    const b = allocBatch(1, 4);
+    b.obs.set([0.01, 0.02, 0.03, 0.04]);
+    b.nextObs.set([0.02, 0.03, 0.04, 0.05]);
+    b.rewards[0] = 1;
+    const q = learner.qValues(b.nextObs, "target");
+    expect(learner.tdTargets(b)[0]).to.be.closeTo(1 + 0.9 * Math.max(...q), 1e-5);
+    topo.dispose();
+  });
+});
