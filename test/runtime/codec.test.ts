@@ -1,3 +1,7 @@
+import { deflateSync } from "fflate";
+import { crc32 } from "../../transport/crc32";
+import { syntheticBatch } from "../../core/batch";
+import { Random } from "../../core/random";
 import { expect } from "chai";
 import fc from "fast-check";
 import { pack, unpack } from "msgpackr";
@@ -127,6 +131,21 @@ describe("codec", () => {
     expect(reason(() => decodeTransitions(bytes, {}, { ...DEFAULT_LIMITS, maxBytes: bytes.length + 10 }))).to.equal("too_large");
     expect(reason(() => decodeTransitions(bytes, {}, big))).to.equal("too_large");
     expect(reason(() => decodeTransitions(bytes, {}, { ...DEFAULT_LIMITS, maxRows: 100 }))).to.equal("schema");
+  });
+
+  it("stops inflating a bomb at the limit instead of inflating all of it", () => {
+    // A valid frame whose deflated body inflates to 256 MiB of zeros (≈ 255 KB on the wire).
+    const body = deflateSync(new Uint8Array(256 << 20), { level: 9 });
+    const frame = encodeTransitions(msgOf(syntheticBatch(10, 4, 2, new Random(1))));
+    const bomb = new Uint8Array(12 + body.length);
+    bomb.set(frame.subarray(0, 12));
+    new DataView(bomb.buffer).setUint32(8, crc32(body), true);
+    bomb.set(body, 12);
+    expect(bomb[4]! & 1).to.equal(1); // the deflated flag of the copied header
+    const before = process.memoryUsage().arrayBuffers;
+    expect(reason(() => decodeTransitions(bomb, {}, { ...DEFAULT_LIMITS, maxBytes: 1 << 20 }))).to.equal("too_large");
+    // Inflating it all would hold 256 MiB of chunks; stopping at the limit holds about 1–2 MiB.
+    expect(process.memoryUsage().arrayBuffers - before).to.be.lessThan(64 << 20);
   });
 
   it("rejects NaN and Infinity anywhere, wrong dims and out-of-range actions", () => {
