@@ -20,14 +20,27 @@ export class CodecError extends Error {
   }
 }
 
-/** Counters of rejections by reason and by source, for metrics. */
+/** The bucket of sources beyond RejectionCounter's cap. */
+export const OTHER_SOURCES = "(other)";
+
+/**
+ * Counters of rejections by reason and by source, for metrics. Sources are whatever ids appear on
+ * the bus, so at most `maxSources` are named (the first seen); the rest count under "(other)":
+ * junk ids cannot grow the counter or the heartbeat that carries it.
+ */
 export class RejectionCounter {
   readonly byReason: Record<string, number> = {};
   readonly bySource: Record<string, number> = {};
   total = 0;
+  private sources = 0;
+  constructor(readonly maxSources = 256) {}
   count(reason: string, source = "unknown"): void {
     this.total++;
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+    if (this.bySource[source] === undefined) {
+      if (this.sources >= this.maxSources) source = OTHER_SOURCES;
+      else this.sources++;
+    }
     this.bySource[source] = (this.bySource[source] ?? 0) + 1;
   }
   snapshot() {

@@ -46,6 +46,9 @@ interface ClientTrust {
   window: number;
 }
 
+/** Clients tracked by the gate. */
+export const MAX_TRACKED = 1024;
+
 export type Admission = "ok" | "distrusted" | "quota";
 
 export class TrustGate {
@@ -54,6 +57,12 @@ export class TrustGate {
 
   private of(actor: string): ClientTrust {
     let t = this.c.get(actor);
+    if (!t && this.c.size >= MAX_TRACKED) {
+      // Whatever ids appear: forget the client that inserted least (never a trusted regular's state first).
+      let least: string | null = null;
+      for (const [a, x] of this.c) if (least === null || x.accepted < this.c.get(least)!.accepted) least = a;
+      this.c.delete(least!);
+    }
     if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0 }));
     return t;
   }

@@ -79,6 +79,9 @@ export interface RoundReport {
   clients: (Verdict & { staleness: number })[];
 }
 
+/** Clients whose uploads and totals are kept. */
+export const MAX_CLIENTS = 1024;
+
 export class AggregationNode {
   private readonly latest = new Map<string, Held>();
   private timer: Timer | null = null;
@@ -128,10 +131,21 @@ export class AggregationNode {
     if (bad) {
       this.d.rejected.count(bad, actor);
       this.latest.set(actor, { actor, params: new Float32Array(0), samples: 0, version: w.version, receivedAt: now, refused: bad });
+      this.bound();
       return false;
     }
     this.latest.set(actor, { actor, params: w.params, samples: w.samples, version: w.version, receivedAt: now });
+    this.bound();
     return true;
+  }
+
+  /** Keeps the uploads of at most MAX_CLIENTS clients (the longest silent dropped first), whatever ids appear. */
+  private bound(): void {
+    if (this.latest.size <= MAX_CLIENTS) return;
+    let oldest: Held | null = null;
+    for (const c of this.latest.values()) if (!oldest || c.receivedAt < oldest.receivedAt) oldest = c;
+    this.latest.delete(oldest!.actor);
+    if (this.clientTotals.size > MAX_CLIENTS) this.clientTotals.delete(this.clientTotals.keys().next().value!);
   }
 
   private readonly bases = new Map<number, Float32Array>();

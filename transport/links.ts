@@ -104,6 +104,8 @@ const SEEN_PER_ACTOR = 256;
 const ACK = new Uint8Array([REPLY.ACK]);
 const REJECTED = new Uint8Array([REPLY.REJECTED]);
 const RETRY = new Uint8Array([REPLY.RETRY]);
+/** Senders whose retry-dedupe state is kept (least recently used dropped beyond). */
+const MAX_SENDERS = 1024;
 const lastTail = (subject: string) => subject.slice(subject.lastIndexOf(".") + 1);
 
 export class BusServerLink implements ServerLink {
@@ -161,7 +163,14 @@ export class BusServerLink implements ServerLink {
     }
     const key = `${msg.seq}:${msg.ts}`;
     let seen = this.seen.get(actor);
-    if (!seen) this.seen.set(actor, (seen = { keys: new Set(), order: [] }));
+    if (seen) {
+      // least recently used last: refresh
+      this.seen.delete(actor);
+      this.seen.set(actor, seen);
+    } else {
+      this.seen.set(actor, (seen = { keys: new Set(), order: [] }));
+      if (this.seen.size > MAX_SENDERS) this.seen.delete(this.seen.keys().next().value!);
+    }
     if (seen.keys.has(key)) {
       this.duplicates++;
       return true;

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { allocBatch } from "../../core/batch";
 import { InProcessBus } from "../../transport/bus-inproc";
 import { StepClock } from "../../core/clock";
-import { encodeTransitions } from "../../transport/codec";
+import { encodeTransitions, encodeWeights } from "../../transport/codec";
 import { parseExperiment } from "../../launch/config";
 import { assemble } from "../../launch/assemble";
 import { MemoryMetrics } from "../../core/metrics";
@@ -185,6 +185,31 @@ describe("hybrid learner config", () => {
     b.rewards[0] = 1;
     const q = learner.qValues(b.nextObs, "target");
     expect(learner.tdTargets(b)[0]).to.be.closeTo(1 + 0.9 * Math.max(...q), 1e-5);
+    topo.dispose();
+  });
+});
+
+describe("per-sender state is bounded whatever ids appear on the bus", () => {
+  it("20,000 junk ids: rejection counts by source, held uploads, the trust gate and the heartbeat stay small", async () => {
+    const { server, learner, deliver, topo } = await setup();
+    const layout = server.global.holder.layout();
+    const size = server.global.params().length;
+    const huge = new Float32Array(size).fill(1e6);
+    for (let i = 0; i < 20_000; i++) {
+      const id = `junk-${i}`;
+      await deliver(id, new TextEncoder().encode("not a frame")); // bad_frame, counted by source
+      server.link.onWeights(id, encodeWeights({ actor: id, version: 0, samples: 1, ts: 0, layout, params: huge }), (a, w) => server.aggregation!.offer(a, w));
+      if (i % 10 === 0) await deliver(id, encodeTransitions({ actor: id, env: "CartPole-v1", seq: 0, ts: 1, batch: batch(5, i) }));
+    }
+    const snap = server.rejected.snapshot();
+    expect(snap.total).to.equal(40_000); // every junk frame and every implausible upload counted
+    expect(Object.keys(snap.bySource).length).to.be.at.most(257); // 256 named + "(other)"
+    expect(snap.bySource["(other)"]).to.be.greaterThan(39_000);
+    const round = await server.aggregation!.aggregate();
+    expect(round.clients.length).to.be.at.most(1024);
+    const stats = await learner.stats();
+    expect(Object.keys(stats.gate ?? {}).length).to.be.at.most(1024);
+    expect(JSON.stringify(stats).length).to.be.lessThan(400_000); // the heartbeat stays far below NATS's 1 MiB
     topo.dispose();
   });
 });
