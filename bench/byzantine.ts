@@ -158,7 +158,7 @@ async function main() {
     env: { type: "string", default: "CartPole-v1" }, actors: { type: "string", default: "10" }, byzantine: { type: "string", default: "3" },
     steps: { type: "string", default: "10000" }, rules: { type: "string", default: "fedavg,trust,trust-delta,median,trimmed-mean,multi-krum" },
     attacks: { type: "string", default: ["none", ...ATTACKS.filter((a) => a !== "replay-flood")].join(",") }, seeds: { type: "string", default: "1" },
-    jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, extra: { type: "string" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
+    jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, extra: { type: "string" }, "first-seed": { type: "string", default: "0" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
   } });
   if (values.help) {
     process.stdout.write(`${readFirstComment()}\n`);
@@ -174,12 +174,12 @@ async function main() {
   for (const recipe of values.recipes!.split(",") as Job["recipe"][])
     for (const attack of values.attacks!.split(","))
       for (const rule of values.rules!.split(","))
-        for (let seed = 0; seed < Number(values.seeds); seed++)
+        for (let seed = Number(values["first-seed"]); seed < Number(values["first-seed"]) + Number(values.seeds); seed++)
           jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
   // --extra "recipe:rule:attack;…" adds single cells (e.g. fedavg:fedavg:sign-flip or hybrid:fedavg+nobounds:inflated)
   for (const cell of (values.extra ?? "").split(";").filter(Boolean)) {
     const [recipe, rule, attack] = cell.split(":") as [Job["recipe"], string, string];
-    for (let seed = 0; seed < Number(values.seeds); seed++) jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
+    for (let seed = Number(values["first-seed"]); seed < Number(values["first-seed"]) + Number(values.seeds); seed++) jobs.push({ env, recipe, rule, attack, byzantine: Number(values.byzantine), actors: Number(values.actors), steps: Number(values.steps), seed, evalEpisodes: Number(values.eval) });
   }
   const results: Result[] = [];
   const t0 = Date.now();

@@ -100,22 +100,23 @@ export class Learner {
     c.received += batch.n;
     const bad = this.d.limits ? batchOutOfBounds(batch, this.d.limits) : null;
     const { gate, agent } = this.d;
+    // The learner's data checks, on every plausible batch (so a client's trust can recover): its mean
+    // reward, and the TD errors of (up to 64 of) its rows under the global model.
+    if (!bad && gate) {
+      let r = 0;
+      for (let i = 0; i < batch.n; i++) r += batch.rewards[i]!;
+      gate.observeReward(actor, r / Math.max(1, batch.n));
+      if (agent.tdErrors && c.updates > 0) {
+        const td = agent.tdErrors(batch.n > 64 ? sliceBatch(batch, 0, 64) : batch);
+        gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);
+      }
+    }
     const admitted = bad ?? (gate ? gate.admit(actor, batch.n) : "ok");
     if (admitted !== "ok") {
       this.d.rejected.count(admitted === "distrusted" ? "gated" : admitted, actor);
       c.refused += batch.n;
       if (admitted === "distrusted") await this.evictRowsOf(actor);
       return false;
-    }
-    // The learner's data checks: the client's mean reward, and TD errors of (up to 64 of) its rows under the global model.
-    if (gate) {
-      let r = 0;
-      for (let i = 0; i < batch.n; i++) r += batch.rewards[i]!;
-      gate.observeReward(actor, r / Math.max(1, batch.n));
-    }
-    if (gate && agent.tdErrors && c.updates > 0) {
-      const td = agent.tdErrors(batch.n > 64 ? sliceBatch(batch, 0, 64) : batch);
-      gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);
     }
     const kept = filterBatch(batch, this.d.filter.keep(batch));
     c.filtered += batch.n - kept.n;
