@@ -94,7 +94,40 @@ export interface ServerLinkOptions {
   maxMessageBytes: number;
   /** Shared with the nodes behind the link: rejections by reason and sender. */
   rejected: RejectionCounter;
+  /**
+   * Per-sender rate limits (token buckets holding `burstSeconds` of rate; 0 = unlimited). A batch
+   * over the limit is answered RETRY (its sender backs off and resends), weights are dropped; both
+   * counted as "rate_limited" before any decoding work.
+   */
+  rate?: { messagesPerSec: number; bytesPerSec: number; burstSeconds?: number };
   log?: (line: string) => void;
+}
+
+/** Token buckets per sender (at most MAX_SENDERS, least recently used dropped). */
+export class RateLimiter {
+  private readonly b = new Map<string, { msgs: number; bytes: number; at: number }>();
+  constructor(private readonly r: { messagesPerSec: number; bytesPerSec: number; burstSeconds?: number }, private readonly now: () => number = Date.now) {}
+  /** Takes one message of `bytes` from the sender's buckets; false when either is short. */
+  take(sender: string, bytes: number): boolean {
+    const { messagesPerSec: mps, bytesPerSec: bps } = this.r;
+    const burst = this.r.burstSeconds ?? 2;
+    const t = this.now();
+    let k = this.b.get(sender);
+    if (k) this.b.delete(sender);
+    else {
+      k = { msgs: mps * burst, bytes: bps * burst, at: t };
+      if (this.b.size >= MAX_SENDERS) this.b.delete(this.b.keys().next().value!);
+    }
+    this.b.set(sender, k);
+    const dt = Math.max(0, (t - k.at) / 1000);
+    k.at = t;
+    if (mps > 0) k.msgs = Math.min(mps * burst, k.msgs + dt * mps);
+    if (bps > 0) k.bytes = Math.min(bps * burst, k.bytes + dt * bps);
+    if ((mps > 0 && k.msgs < 1) || (bps > 0 && k.bytes < bytes)) return false;
+    if (mps > 0) k.msgs -= 1;
+    if (bps > 0) k.bytes -= bytes;
+    return true;
+  }
 }
 
 /** Replay inserts that may overlap; decoding stays in arrival order. */
@@ -119,8 +152,10 @@ export class BusServerLink implements ServerLink {
   private decodeMs = 0;
   private published = 0;
   private publishedBytes = 0;
+  private readonly limiter: RateLimiter | null;
   constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly o: ServerLinkOptions) {
     this.limits = { ...DEFAULT_LIMITS, maxBytes: o.maxMessageBytes };
+    this.limiter = o.rate && (o.rate.messagesPerSec > 0 || o.rate.bytesPerSec > 0) ? new RateLimiter(o.rate) : null;
   }
 
   async start(onBatch: BatchHandler, onWeights: WeightsHandler): Promise<void> {
@@ -130,6 +165,11 @@ export class BusServerLink implements ServerLink {
     this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
       while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
       const actor = lastTail(m.subject);
+      if (this.limiter && !this.limiter.take(actor, m.data.length)) {
+        this.o.rejected.count("rate_limited", actor);
+        m.respond?.(RETRY);
+        return;
+      }
       const p: Promise<void> = this.onTransitions(actor, m.data, onBatch).then(
         (ok) => m.respond?.(ok ? ACK : REJECTED),
         (e) => {
@@ -141,7 +181,11 @@ export class BusServerLink implements ServerLink {
       ).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
     }, { maxPending: 1000 }));
-    this.subs.push(bus.subscribe(subjects.allWeights, (m) => this.onWeights(lastTail(m.subject), m.data, onWeights), { maxPending: 1000 }));
+    this.subs.push(bus.subscribe(subjects.allWeights, (m) => {
+      const actor = lastTail(m.subject);
+      if (this.limiter && !this.limiter.take(`w:${actor}`, m.data.length)) return this.o.rejected.count("rate_limited", actor);
+      this.onWeights(actor, m.data, onWeights);
+    }, { maxPending: 1000 }));
   }
 
   /** Decode, validate, dedupe, hand over. False when rejected. */
