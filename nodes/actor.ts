@@ -9,6 +9,7 @@ import type { Clock, Period, Timer } from "../core/clock";
 import type { Downlink, GlobalModel, Uplink } from "../core/links";
 import type { MetricsSink } from "../core/metrics";
 import { blendInto } from "../core/params";
+import { norm } from "../core/vec";
 import type { VectorEnv } from "../envs/vector";
 
 /** How an actor takes part in federation (absent: it learns alone). */
@@ -82,6 +83,42 @@ export class Actor {
     this.steps = steps;
     this.episodes = episodes;
     this.obs = this.d.envs.reset({ seed: this.d.seed + episodes }).obs; // new episodes, not the first ones again
+  }
+
+  /**
+   * Everything this actor holds between steps, for a bit-for-bit resume: counters, returns, the
+   * running episodes, the current observations and the envs' own state (physics, RNG). Envs whose
+   * state is not plain data (a physics world with cycles, e.g. LunarLander) are left out (envs: null):
+   * restoreState() then starts new episodes, as resumeAt() does.
+   */
+  checkpointState(): ActorState {
+    let envs: unknown = null;
+    try {
+      envs = captureGraph(this.d.envs, new Set(), 0);
+    } catch {
+      envs = null;
+    }
+    return {
+      steps: this.steps, episodes: this.episodes, returns: this.returns.slice(), globalVersion: this.globalVersion, globalsApplied: this.globalsApplied,
+      slots: this.slots.map((s) => ({ ret: s.ret, len: s.len })), obs: encodeValue(this.obs), envs,
+    };
+  }
+
+  /** Continues from checkpointState() (the agent restored separately). */
+  restoreState(s: ActorState): void {
+    this.returns.length = 0;
+    this.returns.push(...s.returns);
+    this.globalVersion = s.globalVersion;
+    this.globalsApplied = s.globalsApplied;
+    if (s.envs === null || s.slots.length !== this.slots.length) {
+      this.resumeAt(s.steps, s.episodes);
+      return;
+    }
+    this.steps = s.steps;
+    this.episodes = s.episodes;
+    restoreGraph(this.d.envs, s.envs);
+    s.slots.forEach((x, i) => Object.assign(this.slots[i]!, x));
+    this.obs = decodeValue(s.obs, this.obs) as Float32Array;
   }
 
   get id(): string {
@@ -158,11 +195,20 @@ export class Actor {
     f.uplink.sendWeights({ version: this.globalVersion, samples: this.steps, layout: agent.layout(), params: agent.weights()[f.shipped]! });
   }
 
-  /** Merges a (validated) global model: replace, or blend with β. Older versions are ignored. */
+  /**
+   * Merges a (validated) global model: replace, or blend with β. Older versions are ignored; so is
+   * a model implausibly larger than the actor's own (‖θ_global‖ > 10·max(‖θ‖, 1): finite values
+   * like 1e30 would still poison it), counted as "implausible_global".
+   */
   onGlobal(g: GlobalModel): void {
     const f = this.d.federation;
     if (!f || g.version <= this.globalVersion) return;
     const { agent, metrics } = this.d;
+    if (!(norm(g.params) <= 10 * Math.max(norm(agent.weights()[f.shipped]!), 1))) {
+      f.downlink.rejected.count("implausible_global", "global");
+      this.log(`${this.id}: refused global model v${g.version}: its norm is implausible`);
+      return;
+    }
     // θ ← β·θ_global + (1−β)·θ for the shipped group, and the same merge for its followers (the
     // target network: otherwise TD targets come from a network the online one no longer resembles).
     const w = agent.weights();
@@ -200,4 +246,91 @@ export class Actor {
     if (left > 0) this.log(`${this.id}: ${left} transitions not acknowledged after ${drainMs} ms; counted as lost`);
     await f.uplink.close();
   }
+}
+
+export interface ActorState {
+  steps: number;
+  episodes: number;
+  returns: number[];
+  globalVersion: number;
+  globalsApplied: number;
+  slots: { ret: number; len: number }[];
+  obs: unknown;
+  /** The envs' object graph as plain data, or null when it is not plain data. */
+  envs: unknown;
+}
+
+// ---- object graphs as exact JSON (numbers bit for bit, typed arrays as bytes, bigints as text) ----
+
+type Encoded = { n: number | string } | { b: string } | { t: string; d: string } | { a: Encoded[] } | { o: Record<string, Encoded> } | { s: string } | { u: 0 } | { z: boolean | null };
+
+function encodeNumber(x: number): number | string {
+  return Number.isFinite(x) && !Object.is(x, -0) ? x : String(Object.is(x, -0) ? "-0" : x);
+}
+
+function encodeValue(v: unknown): Encoded {
+  if (typeof v === "number") return { n: encodeNumber(v) };
+  if (typeof v === "bigint") return { b: v.toString() };
+  if (typeof v === "string") return { s: v };
+  if (typeof v === "boolean" || v === null) return { z: v };
+  if (v === undefined) return { u: 0 };
+  if (ArrayBuffer.isView(v)) {
+    const u = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    return { t: v.constructor.name, d: Buffer.from(u).toString("base64") };
+  }
+  throw new Error("not plain data");
+}
+
+function captureGraph(v: unknown, seen: Set<object>, depth: number): Encoded {
+  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return encodeValue(v);
+  if (seen.has(v) || depth > 12) throw new Error("not plain data (cycle or too deep)");
+  seen.add(v);
+  if (Array.isArray(v)) return { a: v.map((x) => captureGraph(x, seen, depth + 1)) };
+  if (v instanceof Map || v instanceof Set || v instanceof WeakMap || v instanceof Promise) throw new Error("not plain data");
+  const o: Record<string, Encoded> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x !== "function") o[k] = captureGraph(x, seen, depth + 1);
+  return { o };
+}
+
+const TYPED: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { Float32Array, Float64Array, Int32Array, Uint32Array, Uint8Array, Int8Array, Uint16Array, Int16Array, BigUint64Array, BigInt64Array, Uint8ClampedArray };
+
+function decodeValue(e: unknown, into?: unknown): unknown {
+  const x = e as Record<string, unknown>;
+  if ("n" in x) return typeof x.n === "string" ? (x.n === "-0" ? -0 : Number(x.n)) : x.n;
+  if ("b" in x) return BigInt(x.b as string);
+  if ("s" in x) return x.s;
+  if ("z" in x) return x.z;
+  if ("u" in x) return undefined;
+  if ("t" in x) {
+    const bytes = Buffer.from(x.d as string, "base64");
+    if (ArrayBuffer.isView(into) && into.constructor.name === x.t && into.byteLength === bytes.length) {
+      new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(bytes);
+      return into;
+    }
+    const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    return new TYPED[x.t as string]!(ab);
+  }
+  throw new Error("not a value");
+}
+
+/** Writes a captured graph back into the same-shaped live objects (class instances keep their prototypes). */
+function restoreGraph(target: unknown, e: unknown): unknown {
+  const x = e as Record<string, unknown>;
+  if ("a" in x) {
+    const list = x.a as Encoded[];
+    const arr = Array.isArray(target) ? target : [];
+    if (Object.isFrozen(arr)) {
+      list.forEach((v, i) => restoreGraph(arr[i], v));
+      return arr;
+    }
+    arr.length = list.length;
+    list.forEach((v, i) => (arr[i] = restoreGraph(arr[i], v)));
+    return arr;
+  }
+  if ("o" in x) {
+    const obj = (typeof target === "object" && target !== null ? target : {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(x.o as Record<string, Encoded>)) obj[k] = restoreGraph(obj[k], v);
+    return obj;
+  }
+  return decodeValue(e, target);
 }

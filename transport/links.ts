@@ -58,11 +58,19 @@ export class BusUplink implements Uplink {
   }
 }
 
+/**
+ * Versions may not run ahead faster than this (per second since the last accepted model, plus a
+ * slack of the same size): a forged model with version 2^53−1 would otherwise make every actor
+ * ignore the genuine ones. The learner bumps the version once per training tick and per round.
+ */
+export const MAX_VERSION_RATE = 1000;
+
 export class BusDownlink implements Downlink {
   readonly rejected = new RejectionCounter();
   private sub: Subscription | null = null;
   private watch: { stop(): void } | null = null;
-  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly layout: ParamLayout, private readonly log: (line: string) => void = () => {}) {}
+  private last: { version: number; at: number } | null = null;
+  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly layout: ParamLayout, private readonly log: (line: string) => void = () => {}, private readonly now: () => number = Date.now) {}
   async subscribe(cb: (g: GlobalModel) => void): Promise<void> {
     const on = (data: Uint8Array) => {
       let g;
@@ -74,6 +82,13 @@ export class BusDownlink implements Downlink {
         this.log(`rejected global model: ${e.message}`);
         return;
       }
+      const t = this.now();
+      if (this.last && g.version > this.last.version + MAX_VERSION_RATE * (1 + Math.max(0, t - this.last.at) / 1000)) {
+        this.rejected.count("version_jump", "global");
+        this.log(`rejected global model: version ${g.version} jumps too far ahead of ${this.last.version}`);
+        return;
+      }
+      if (!this.last || g.version > this.last.version) this.last = { version: g.version, at: t };
       cb({ version: g.version, round: g.round, layout: g.layout, params: g.params });
     };
     this.sub = this.bus.subscribe(this.subjects.global, (m) => on(m.data), { maxPending: 4 });

@@ -49,3 +49,16 @@ describe("Actor: merging the global model", () => {
     agent.dispose();
   });
 });
+
+describe("Actor: refusing implausible global models", () => {
+  it("a finite but huge global model (1e30) is refused and counted; the actor's weights stay", async () => {
+    const { agent, actor, msg, online } = await actorWith("hybrid", { merge: "replace" });
+    actor.onGlobal({ ...msg, params: msg.params.map(() => 1e30) });
+    expect(Array.from(agent.getParameters())).to.deep.equal(Array.from(online));
+    expect(actor.globalVersion).to.equal(0);
+    expect(actor.stats().rejected).to.deep.include({ byReason: { implausible_global: 1 } });
+    actor.onGlobal(msg); // a plausible one is merged
+    expect(actor.globalVersion).to.equal(1);
+    agent.dispose();
+  });
+});
