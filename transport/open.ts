@@ -4,12 +4,17 @@ import type { Bus } from "../core/bus";
 import type { ReplayStore } from "../core/replay";
 import { InProcessBus } from "./bus-inproc";
 import { NatsBus } from "./bus-nats";
+import { natsAuthFromEnv, type NatsAuth } from "./nats-auth";
 import { MemoryReplay } from "./replay-memory";
 import { RedisReplay, replayKeys } from "./replay-redis";
 
-/** NATS when a URL is given, otherwise the in-process bus (embedded default). */
-export async function openBus(natsUrl: string | undefined, name: string, log?: (l: string) => void): Promise<Bus> {
-  return natsUrl ? NatsBus.connect({ url: natsUrl, name, log }) : new InProcessBus();
+/**
+ * NATS when a URL is given, otherwise the in-process bus (embedded default). Credentials and TLS
+ * come from NATS_CREDS / NATS_NKEY / NATS_USER + NATS_PASSWORD / NATS_TOKEN / NATS_CA, NATS_CERT,
+ * NATS_KEY unless given (see transport/nats-auth.ts); they are never logged.
+ */
+export async function openBus(natsUrl: string | undefined, name: string, log?: (l: string) => void, auth: NatsAuth = natsAuthFromEnv(process.env)): Promise<Bus> {
+  return natsUrl ? NatsBus.connect({ url: natsUrl, name, log, auth }) : new InProcessBus();
 }
 
 export async function connectRedis(url: string): Promise<Redis> {
