@@ -182,7 +182,12 @@ export class AggregationNode {
     const reference = new Float32Array(g.length);
     let moved = false;
     for (let j = 0; j < g.length; j++) if ((reference[j] = g[j]! - this.sinceRound[j]!) !== 0) moved = true;
-    const clients = config.rebase ? fresh.map((c) => this.rebased(c, g)) : fresh;
+    // Sample counts are the senders' claims: none may exceed twice the median claim (one client
+    // claiming 1e12 samples would otherwise own a sample-weighted average).
+    const claims = fresh.map((c) => c.samples).sort((a, b) => a - b);
+    const cap = claims.length ? 2 * (claims.length % 2 ? claims[claims.length >> 1]! : (claims[claims.length / 2 - 1]! + claims[claims.length / 2]!) / 2) : 0;
+    const capped = fresh.map((c) => (c.samples > cap ? { ...c, samples: cap } : c));
+    const clients = config.rebase ? capped.map((c) => this.rebased(c, g)) : capped;
     const r = clients.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, clients, moved && config.reference === "server" ? { reference } : {});
     const staleness = new Map(fresh.map((c) => [c.actor, now - c.receivedAt]));
     const report: RoundReport = { round: global.round, changed: false, deltaNorm: 0, clients: [...left, ...r.verdicts.map((v) => ({ ...v, staleness: staleness.get(v.actor) ?? 0 }))] };

@@ -287,3 +287,16 @@ describe("aggregation node: bounds and the server's reference update", () => {
     expect(spy[0]!.map((p) => Array.from(p))).to.deep.equal([[2, 1, 3], [5, 5, 5]]);
   });
 });
+
+describe("aggregation node: claimed sample counts", () => {
+  it("caps each claim at twice the median claim, so one client claiming 1e12 samples cannot own FedAvg", async () => {
+    const spy: number[][] = [];
+    const rule: Aggregator = { name: "spy", aggregate: (g, u) => (spy.push(u.map((x) => x.samples)), { mix: g.slice(), verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) };
+    const s = setup({ config: { alpha: 0 }, rule });
+    s.node.offer("a", upload(f(1, 0, 0), 100));
+    s.node.offer("b", upload(f(1, 0, 0), 120));
+    s.node.offer("c", upload(f(1, 0, 0), 1e12));
+    await s.node.aggregate();
+    expect(spy[0]).to.deep.equal([100, 120, 240]); // median 120 → cap 240
+  });
+});
