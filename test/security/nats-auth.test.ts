@@ -12,10 +12,16 @@ import { natsAuthFromEnv, nkeyPublicKeyOf, redactUrl, createNkeyUser, type NatsA
 import { openBus } from "../../transport/open";
 import { subjectsFor } from "../../transport/subjects";
 import { startNats, type OwnNats } from "./nats-server";
+import type { ChildProcess } from "node:child_process";
+import { Redis } from "ioredis";
+import { spawnComponent } from "../../launch/multiprocess";
+import { decodeGlobal } from "../../transport/codec";
+import { replayKeys } from "../../transport/replay-redis";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const exitOf = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
@@ -305,5 +311,76 @@ describe("NATS auth options: environment and redaction", () => {
     expect(redactUrl("nats://tok@h:4222,nats://a:b@h2:4222")).to.equal("nats://***@h:4222,nats://***@h2:4222");
     expect(redactUrl("tls://h:4222")).to.equal("tls://h:4222");
     expect(redactUrl("u:p@h:4222")).to.equal("***@h:4222");
+  });
+});
+
+describe("a hybrid run with NATS auth on (learner + 2 actor processes, each with its own identity)", function () {
+  this.timeout(180_000);
+  const run = `auth${Math.random().toString(36).slice(2, 8)}`;
+  const dir = mkdtempSync(join(tmpdir(), "fedrl-auth-run-"));
+  const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  let setup: AuthInitResult;
+  let nats: OwnNats;
+  const children: ChildProcess[] = [];
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    await redis.connect().then(async () => {
+      const k = replayKeys(run);
+      await redis.del(k.data, k.cursor, k.meta);
+    }).catch(() => {});
+    redis.disconnect();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("completes, the global model version moves, and no component hits a permission violation", async () => {
+    setup = authInit({ run, actors: 2, out: join(dir, "auth") });
+    nats = await startNats(setup.config);
+    const cfg = join(dir, "exp.yaml");
+    writeFileSync(cfg, `
+run: ${run}
+mode: hybrid
+seed: 5
+runDir: ${join(dir, "run")}
+env: { id: CartPole-v1 }
+agent: { lr: 0.001, learningStarts: 200 }
+actors: { count: 2, batchSteps: 100, batchMs: 300, weights: { ms: 800 } }
+learner: { tick: { ms: 200 }, updatesPerTick: 10, publish: { ms: 500 }, warmup: 200, replay: { capacity: 20000 } }
+aggregator: { interval: { ms: 1500 }, staleAfter: { ms: 10000 } }
+budget: { seconds: 10 }
+eval: { episodes: 0 }
+`);
+    // Only this component's identity: no NATS_* inherited from the shell running the tests.
+    const base: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("NATS_")));
+    const envOf = (name: string) => ({ ...base, NATS_URL: nats.url, REDIS_URL, FEDRL_CHILD: "1", NATS_NKEY: setup.identities.find((i) => i.name === name)!.seedFile });
+    const logs: string[] = [];
+    const spawn = (args: string[], name: string) => {
+      const c = spawnComponent([...args, "--config", cfg], envOf(name), name, (l) => void logs.push(l));
+      children.push(c);
+      return c;
+    };
+    const learner = spawn(["learner"], "learner");
+    for (let i = 0; i < 600 && !logs.some((l) => /learner up:/.test(l)) && learner.exitCode === null; i++) await sleep(100);
+    expect(logs.some((l) => /learner up:/.test(l)), logs.slice(-10).join("\n")).to.equal(true);
+    const actors = [spawn(["actor", "--id", "actor-0"], "actor-0"), spawn(["actor", "--id", "actor-1"], "actor-1")];
+    for (const a of actors) expect(await exitOf(a), logs.slice(-20).join("\n")).to.equal(0);
+    learner.kill("SIGINT");
+    expect(await exitOf(learner), logs.slice(-20).join("\n")).to.equal(0);
+    expect(logs.filter((l) => /Permissions Violation|Authorization Violation/i.test(l))).to.deep.equal([]);
+    const seeds = setup.identities.map((i) => readFileSync(i.seedFile, "utf8").trim());
+    for (const l of logs) for (const sd of seeds) expect(l).not.to.include(sd);
+
+    const admin = await NatsBus.connect({ url: nats.url, auth: { nkeySeedFile: setup.identities.find((i) => i.name === "admin")!.seedFile } });
+    try {
+      const g = decodeGlobal((await (await admin.lastValues(subjectsFor(run).bucket)).get("global"))!);
+      expect(g.version).to.be.greaterThan(0);
+    } finally {
+      await admin.close();
+    }
+    // The actors applied global models (their final stats carry the version they hold).
+    const done = logs.filter((l) => /actor actor-\d done:/.test(l)).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { globalVersion?: number });
+    expect(done.length).to.equal(2);
+    for (const d of done) expect(d.globalVersion ?? 0).to.be.greaterThan(0);
   });
 });
