@@ -12,7 +12,7 @@ import { natsAuthFromEnv, nkeyPublicKeyOf, redactUrl, createNkeyUser, type NatsA
 import { openBus } from "../../transport/open";
 import { subjectsFor } from "../../transport/subjects";
 import { startNats, type OwnNats } from "./nats-server";
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { spawnComponent } from "../../launch/multiprocess";
 import { decodeGlobal } from "../../transport/codec";
@@ -382,5 +382,60 @@ eval: { episodes: 0 }
     const done = logs.filter((l) => /actor actor-\d done:/.test(l)).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { globalVersion?: number });
     expect(done.length).to.equal(2);
     for (const d of done) expect(d.globalVersion ?? 0).to.be.greaterThan(0);
+  });
+});
+
+describe("NATS over TLS with a private CA and client certificates (own nats-server)", function () {
+  this.timeout(120_000);
+  const dir = mkdtempSync(join(tmpdir(), "fedrl-auth-tls-"));
+  let nats: OwnNats | undefined;
+  let setup: AuthInitResult;
+  const f = (n: string) => join(dir, n);
+  const seedOf = (name: string) => setup.identities.find((i) => i.name === name)!.seedFile;
+  after(async () => {
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  before(async function () {
+    const ssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    try {
+      ssl(["version"]);
+    } catch {
+      this.skip();
+    }
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    ssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=fedrl test CA"]);
+    writeFileSync(f("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    writeFileSync(f("client.ext"), "extendedKeyUsage=clientAuth\n");
+    for (const who of ["server", "client"]) {
+      ssl(["req", ...ec, "-keyout", `${who}.key`, "-out", `${who}.csr`, "-subj", `/CN=fedrl ${who}`]);
+      ssl(["x509", "-req", "-in", `${who}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${who}.pem`, "-days", "2", "-extfile", `${who}.ext`]);
+    }
+    setup = authInit({ run: "tls1", actors: 1, out: f("auth") });
+    writeFileSync(f("tls.conf"), `include "auth/nats-server.conf"\ntls {\n  cert_file: "${f("server.pem")}"\n  key_file: "${f("server.key")}"\n  ca_file: "${f("ca.pem")}"\n  verify: true\n  timeout: 5\n}\n`);
+    nats = await startNats(f("tls.conf"));
+  });
+
+  it("connects with NATS_CA + NATS_CERT/NATS_KEY + NATS_NKEY; refused without the CA or without a client certificate", async () => {
+    const url = nats!.url.replace("nats://", "tls://");
+    const env = { NATS_NKEY: seedOf("actor-0"), NATS_CA: f("ca.pem"), NATS_CERT: f("client.pem"), NATS_KEY: f("client.key") };
+    const ok = await openBus(url, "tls-ok", undefined, natsAuthFromEnv(env));
+    ok.publish(subjectsFor("tls1").metrics("actor-0"), enc("hello"));
+    await ok.flush();
+    await ok.close();
+    const fails = async (auth: NatsAuth) => NatsBus.connect({ url, auth, timeoutMs: 5000, reconnectTimeWaitMs: 100 }).then(async (b) => {
+      await b.close();
+      return "connected";
+    }, (e: Error) => e.message);
+    const noCa = await fails(natsAuthFromEnv({ ...env, NATS_CA: "" }));
+    expect(noCa).to.match(/^cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+: /);
+    expect(noCa).to.match(/certificate/);
+    const noCert = await fails(natsAuthFromEnv({ NATS_NKEY: env.NATS_NKEY, NATS_CA: env.NATS_CA }));
+    expect(noCert).to.match(/^cannot connect to NATS/);
+    // A certificate without its key is a configuration error, said before connecting.
+    expect(await fails(natsAuthFromEnv({ ...env, NATS_KEY: "" }))).to.match(/needs both NATS_CERT and NATS_KEY/);
+    const keyPem = readFileSync(f("client.key"), "utf8");
+    for (const m of [noCa, noCert]) expect(m).not.to.include(keyPem.split("\n")[1]!);
   });
 });
