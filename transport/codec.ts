@@ -19,7 +19,8 @@ import { CodecError } from "../core/errors";
 import { layoutHash, layoutSize, type ParamEntry, type ParamLayout } from "../core/params";
 import type { TransitionBatch } from "../core/batch";
 
-export const WIRE_VERSION = 1;
+/** 2: numeric columns are plain MessagePack `bin` (1 used msgpackr's typed-array extension 116, opaque to other MessagePack libraries). */
+export const WIRE_VERSION = 2;
 export const Kind = { Transitions: 1, Weights: 2, Global: 3 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 const HEADER = 12;
@@ -66,7 +67,9 @@ export interface GlobalModelMessage {
   params: Float32Array;
 }
 
-const packr = new Packr({ moreTypes: true, useRecords: false, mapsAsObjects: true });
+// Plain MessagePack: no msgpackr records or extensions, byte columns as `bin`, so any MessagePack
+// implementation (Python's msgpack, …) reads the body.
+const packr = new Packr({ moreTypes: false, useRecords: false, mapsAsObjects: true });
 
 // ---------- byte helpers ----------
 

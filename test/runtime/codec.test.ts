@@ -1,4 +1,5 @@
-import { deflateSync } from "fflate";
+import { deflateSync, inflateSync } from "fflate";
+import { decodePlain } from "../helpers/msgpack-plain";
 import { crc32 } from "../../transport/crc32";
 import { syntheticBatch } from "../../core/batch";
 import { Random } from "../../core/random";
@@ -7,7 +8,7 @@ import fc from "fast-check";
 import { pack, unpack } from "msgpackr";
 import {
   encodeTransitions, decodeTransitions, encodeWeights, decodeWeights, encodeGlobal, decodeGlobal,
-  DEFAULT_LIMITS, type TransitionMessage,
+  DEFAULT_LIMITS, WIRE_VERSION, type TransitionMessage,
 } from "../../transport/codec";
 import { CodecError } from "../../core/errors";
 import { makeLayout } from "../../core/params";
@@ -146,6 +147,29 @@ describe("codec", () => {
     expect(reason(() => decodeTransitions(bomb, {}, { ...DEFAULT_LIMITS, maxBytes: 1 << 20 }))).to.equal("too_large");
     // Inflating it all would hold 256 MiB of chunks; stopping at the limit holds about 1–2 MiB.
     expect(process.memoryUsage().arrayBuffers - before).to.be.lessThan(64 << 20);
+  });
+
+  it("the body is plain MessagePack (wire v2): another decoder reads every message, columns as bin", () => {
+    const body = (frame: Uint8Array) => (frame[4]! & 1 ? inflateSync(frame.subarray(12)) : frame.subarray(12));
+    expect(WIRE_VERSION).to.equal(2);
+    const b = syntheticBatch(5, 3, 2, new Random(3));
+    const t = decodePlain(body(encodeTransitions(msgOf(b)))) as Record<string, unknown>;
+    expect(t).to.include({ actor: "site-3", n: 5, d: 3 });
+    expect(t.obs).to.be.instanceOf(Uint8Array);
+    // obs is byte-shuffled little-endian float32: unshuffle and compare
+    const sh = t.obs as Uint8Array, n = sh.length / 4, raw = new Uint8Array(sh.length);
+    for (let i = 0; i < n; i++) for (let k = 0; k < 4; k++) raw[4 * i + k] = sh[k * n + i]!;
+    expect(Array.from(new Float32Array(raw.buffer))).to.deep.equal(Array.from(b.obs));
+    const layout = makeLayout([{ name: "w", shape: [2, 2] }]);
+    const w = decodePlain(body(encodeWeights({ actor: "a", version: 3, samples: 7, ts: 1, layout, params: Float32Array.from([1, -2, 3.5, 4]) }))) as Record<string, unknown>;
+    expect(w).to.include({ actor: "a", version: 3, samples: 7 });
+    expect(Array.from(new Float32Array((w.params as Uint8Array).slice().buffer))).to.deep.equal([1, -2, 3.5, 4]);
+    const g = decodePlain(body(encodeGlobal({ version: 9, round: 2, ts: 1, layout, params: new Float32Array(4) }))) as Record<string, unknown>;
+    expect(g).to.include({ version: 9, round: 2 });
+    // a v1 frame is refused by version
+    const old = encodeWeights({ actor: "a", version: 3, samples: 7, ts: 1, layout, params: new Float32Array(4) });
+    old[2] = 1;
+    expect(reason(() => decodeWeights(old))).to.equal("bad_version");
   });
 
   it("rejects NaN and Infinity anywhere, wrong dims and out-of-range actions", () => {
