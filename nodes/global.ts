@@ -12,6 +12,8 @@ export class GlobalState {
   version = 0;
   /** Aggregation rounds run. */
   round = 0;
+  /** Called after every publish with what went out (the learner persists the version: it must never go backwards). */
+  readonly onPublished: ((version: number, round: number) => Promise<void> | void)[] = [];
   constructor(readonly holder: WeightsHolder, readonly shipped: string) {}
   params(): Float32Array {
     return this.holder.weights()[this.shipped]!;
@@ -27,7 +29,9 @@ export class Publisher {
   }
   async publish(): Promise<void> {
     const s = this.state;
-    await this.link.publishGlobal({ version: s.version, round: s.round, layout: s.holder.layout(), params: s.params() });
+    const { version, round } = s;
+    await this.link.publishGlobal({ version, round, layout: s.holder.layout(), params: s.params() });
+    for (const cb of s.onPublished) await cb(version, round);
     await this.after?.();
   }
   stop(): void {

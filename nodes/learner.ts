@@ -8,7 +8,7 @@
  * aggregation node blends client weights into the same holder and the publisher ships it.
  * Link, replay, filter, agent and clock are injected; it knows no codec, subjects or NATS.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Agent } from "../core/agent";
 import { filterBatch, sliceBatch, type TransitionBatch } from "../core/batch";
@@ -83,6 +83,9 @@ export class Learner {
     const learn = d.agent.learn?.bind(d.agent);
     if (!learn) throw new Error("the hybrid learner needs an off-policy algorithm (its agent has no learn(batch))");
     this.learn = learn;
+    // Every published version is persisted at once, so a restart after a crash continues above it
+    // (checkpoints are periodic; actors ignore versions they have already seen).
+    if (d.checkpointDir) d.global.onPublished.push((version, round) => this.persistPublished(version, round));
   }
 
   /** Resumes from a checkpoint if one exists, warms the filter from the replay, starts the tick. */
@@ -201,23 +204,44 @@ export class Learner {
     await writeFile(join(dir, "learner.json"), JSON.stringify({ ...this.counters, version: g.version, round: g.round }));
   }
 
+  private async persistPublished(version: number, round: number): Promise<void> {
+    const dir = this.d.checkpointDir!;
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, "published.json.tmp");
+    await writeFile(tmp, JSON.stringify({ version, round }));
+    await rename(tmp, join(dir, "published.json"));
+  }
+
   private async resume(): Promise<void> {
     const dir = this.d.checkpointDir;
     if (!dir) return;
-    let saved: Counters & { version: number; round: number };
-    try {
-      saved = JSON.parse(await readFile(join(dir, "learner.json"), "utf8"));
-    } catch {
-      return; // no checkpoint yet
+    const read = async <T>(file: string): Promise<T | null> => {
+      try {
+        return JSON.parse(await readFile(join(dir, file), "utf8")) as T;
+      } catch {
+        return null;
+      }
+    };
+    const saved = await read<Counters & { version: number; round: number }>("learner.json");
+    // Published after the last checkpoint (then the process died): continue above it (a clean stop
+    // checkpoints the version it published last, so it resumes at that same version).
+    const published = await read<{ version: number; round: number }>("published.json");
+    const g = this.d.global;
+    if (saved) {
+      await this.d.agent.restore(join(dir, "model"));
+      const { version, round, ...counters } = saved;
+      Object.assign(this.counters, counters);
+      g.version = version;
+      g.round = round;
+      this.creditedUpTo = this.counters.accepted;
     }
-    await this.d.agent.restore(join(dir, "model"));
-    const { version, round, ...counters } = saved;
-    Object.assign(this.counters, counters);
-    this.d.global.version = version;
-    this.d.global.round = round;
-    this.creditedUpTo = this.counters.accepted;
-    this.d.log?.(`resumed from ${dir}: version ${version}, round ${round}, ${saved.updates} updates`);
+    if (published && published.version > g.version) {
+      g.version = published.version + 1;
+      g.round = Math.max(g.round, published.round);
+    }
+    if (saved || published) this.d.log?.(`resumed from ${dir}: version ${g.version}, round ${g.round}, ${this.counters.updates} updates`);
   }
+
 
   /** Stops the tick (the link's batches already drained by the caller), checkpoints. */
   async stop(): Promise<void> {

@@ -213,3 +213,25 @@ describe("per-sender state is bounded whatever ids appear on the bus", () => {
     topo.dispose();
   });
 });
+
+describe("learner version after a crash", () => {
+  it("never goes backwards: every publish is persisted, a restart continues above the last published version", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "fedrl-ver-"));
+    const exp = parseExperiment({ run: "gl-ver", clock: "steps", runDir: dir, env: { id: "CartPole-v1" } });
+    const open = async () => assemble(exp, { bus: new InProcessBus(), clock: new StepClock(), metrics: () => new MemoryMetrics(), log: () => {}, replay: async () => new MemoryReplay(1000, 4, 1) }, { actors: [], server: true, checkpoints: true });
+    const a = await open();
+    await a.server!.start();
+    await a.server!.learner!.checkpoint(); // checkpoint at version 0
+    a.server!.global.version = 57; // trained on, published, then the process dies before the next checkpoint
+    a.server!.global.round = 4;
+    await a.server!.publisher.publish();
+    a.dispose();
+    const b = await open();
+    await b.server!.start();
+    expect([b.server!.global.version, b.server!.global.round]).to.deep.equal([58, 4]);
+    b.dispose();
+  });
+});
