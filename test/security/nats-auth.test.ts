@@ -363,15 +363,28 @@ eval: { episodes: 0 }
     const learner = spawn(["learner"], "learner");
     for (let i = 0; i < 600 && !logs.some((l) => /learner up:/.test(l)) && learner.exitCode === null; i++) await sleep(100);
     expect(logs.some((l) => /learner up:/.test(l)), logs.slice(-10).join("\n")).to.equal(true);
+    // First an impostor: actor-1's identity claiming to be actor-0. The server refuses every upload;
+    // the learner's replay stays empty.
+    const admin = await NatsBus.connect({ url: nats.url, auth: { nkeySeedFile: setup.identities.find((i) => i.name === "admin")!.seedFile } });
+    const beats: { replay?: { size?: number } }[] = [];
+    admin.subscribe(subjectsFor(run).metrics("learner"), (m) => void beats.push(JSON.parse(dec(m.data)!)));
+    const impostorEnv = { ...envOf("actor-1") };
+    const impostor = spawnComponent(["actor", "--id", "actor-0", "--config", cfg, "--set", "budget.seconds=3", "--set", `runDir=${join(dir, "impostor")}`], impostorEnv, "impostor", (l) => void logs.push(l));
+    children.push(impostor);
+    await exitOf(impostor);
+    await until(() => logs.some((l) => /^\[impostor\] .*Permissions Violation for Publish to "fedrl\.auth\w+\.transitions\.actor-0"/.test(l)), "the impostor is refused");
+    const n = beats.length;
+    await until(() => beats.length >= n + 1, "a learner heartbeat after the impostor");
+    expect(beats.at(-1)!.replay?.size ?? 0).to.equal(0);
+
     const actors = [spawn(["actor", "--id", "actor-0"], "actor-0"), spawn(["actor", "--id", "actor-1"], "actor-1")];
     for (const a of actors) expect(await exitOf(a), logs.slice(-20).join("\n")).to.equal(0);
     learner.kill("SIGINT");
     expect(await exitOf(learner), logs.slice(-20).join("\n")).to.equal(0);
-    expect(logs.filter((l) => /Permissions Violation|Authorization Violation/i.test(l))).to.deep.equal([]);
+    expect(logs.filter((l) => !l.startsWith("[impostor]") && /Permissions Violation|Authorization Violation/i.test(l))).to.deep.equal([]);
     const seeds = setup.identities.map((i) => readFileSync(i.seedFile, "utf8").trim());
     for (const l of logs) for (const sd of seeds) expect(l).not.to.include(sd);
 
-    const admin = await NatsBus.connect({ url: nats.url, auth: { nkeySeedFile: setup.identities.find((i) => i.name === "admin")!.seedFile } });
     try {
       const g = decodeGlobal((await (await admin.lastValues(subjectsFor(run).bucket)).get("global"))!);
       expect(g.version).to.be.greaterThan(0);
@@ -379,7 +392,7 @@ eval: { episodes: 0 }
       await admin.close();
     }
     // The actors applied global models (their final stats carry the version they hold).
-    const done = logs.filter((l) => /actor actor-\d done:/.test(l)).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { globalVersion?: number });
+    const done = logs.filter((l) => !l.startsWith("[impostor]") && /actor actor-\d done:/.test(l)).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { globalVersion?: number });
     expect(done.length).to.equal(2);
     for (const d of done) expect(d.globalVersion ?? 0).to.be.greaterThan(0);
   });
