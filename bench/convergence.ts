@@ -16,6 +16,7 @@ import { envSpace } from "../launch/assemble";
 import { runEmbedded, type RunSummary } from "../launch/embedded";
 import type { MetricsSink } from "../core/metrics";
 import { machineInfo, writeResult, writeText } from "./util";
+import { svgChart, type Series } from "../launch/plot";
 
 export const METHODS = {
   local: { mode: "local", sets: [] },
@@ -139,37 +140,21 @@ function table(results: JobResult[], methods: string[]): string {
   return rows.join("\n");
 }
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+/** Actors' mean-100 per method (mean ± std over seeds), drawn by the plotting module `fedrl plot` uses. */
 function svgPlot(results: JobResult[], methods: string[], title: string, threshold: number): string {
-  const W = 760, H = 420, L = 60, R = 170, T = 36, B = 46;
   const maxEp = Math.max(...results.flatMap((r) => r.curve.map((c) => c[0]!)), 1);
-  const vals = results.flatMap((r) => r.curve.map((c) => c[2]!)).concat([threshold]);
-  const lo = Math.min(...vals), hi = Math.max(...vals);
-  const x = (e: number) => L + ((W - L - R) * e) / maxEp;
-  const y = (v: number) => T + ((H - T - B) * (hi - v)) / Math.max(1e-9, hi - lo);
-  let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="${W}" height="${H}" fill="white"/>\n<text x="${L}" y="20" font-size="14">${title}</text>\n`;
-  out += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
-  for (let i = 0; i <= 5; i++) {
-    const v = lo + ((hi - lo) * i) / 5, e = (maxEp * i) / 5;
-    out += `<text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(0)}</text><text x="${x(e)}" y="${H - B + 16}" text-anchor="middle">${e.toFixed(0)}</text>\n`;
-  }
-  out += `<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">episodes per actor</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">mean-100 return (actors)</text>\n`;
-  out += `<line x1="${L}" x2="${W - R}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="#888" stroke-dasharray="4 4"/>\n`;
-  methods.forEach((m, k) => {
+  const series: Series[] = [];
+  for (const m of methods) {
     const rs = results.filter((r) => r.method === m);
-    if (!rs.length) return;
+    if (!rs.length) continue;
     const grid = Array.from({ length: 60 }, (_, i) => Math.round(((i + 1) * maxEp) / 60));
     const pts = grid.map((e) => {
       const v = rs.map((r) => r.curve.filter((c) => c[0]! <= e).at(-1)?.[2]).filter((z): z is number => z !== undefined);
       return v.length === rs.length ? { e, m: mean(v), s: sd(v) } : null;
     }).filter((p): p is { e: number; m: number; s: number } => p !== null);
-    if (!pts.length) return;
-    const c = COLORS[k % COLORS.length];
-    const band = pts.map((p) => `${x(p.e)},${y(p.m + p.s)}`).concat(pts.slice().reverse().map((p) => `${x(p.e)},${y(p.m - p.s)}`)).join(" ");
-    out += `<polygon points="${band}" fill="${c}" opacity="0.15"/>\n<polyline points="${pts.map((p) => `${x(p.e)},${y(p.m)}`).join(" ")}" fill="none" stroke="${c}" stroke-width="2"/>\n`;
-    out += `<line x1="${W - R + 10}" x2="${W - R + 30}" y1="${T + 16 * k}" y2="${T + 16 * k}" stroke="${c}" stroke-width="2"/><text x="${W - R + 35}" y="${T + 16 * k + 4}">${m}</text>\n`;
-  });
-  return out + "</svg>\n";
+    series.push({ name: m, points: pts.map((p) => [p.e, p.m]), band: pts.map((p) => [p.e, p.m - p.s, p.m + p.s]) });
+  }
+  return svgChart({ title, xLabel: "episodes per actor", yLabel: "mean-100 return (actors)", series, hlines: [{ y: threshold, label: "" }] });
 }
 
 // ---------------------------------------------------------------- driver

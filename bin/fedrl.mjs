@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Thin launcher: runs the TypeScript CLI through tsx so `npx fedrl ...` works without a build step.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "launch", "cli.ts"), ...process.argv.slice(2)], { stdio: "inherit" });
-process.exit(r.status ?? 1);
+// Runs the TypeScript CLI in this very process (tsx registered as a loader, no child process), so
+// signals reach the CLI's handlers directly: PID-1 safe in a container, one Ctrl-C = one drain.
+import { register } from "tsx/esm/api";
+register();
+const { main, report } = await import("../launch/cli.ts");
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => process.exit(report(e)),
+);

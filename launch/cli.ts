@@ -1,50 +1,141 @@
 /**
- * fedrl command line. Every command takes the same `--config FILE` and `--set key.path=value`.
- *   fedrl run           whole topology (embedded, or processes over NATS+Redis)
- *   fedrl learner       the recipe's server side alone (global learner / aggregator)
- *   fedrl actor --id X  one actor alone
- *   fedrl train-local   the local recipe with one actor, no network
- *   fedrl replay-clear  empty the run's Redis replay
+ * fedrl command line. Every command has its own --help; every training command takes the same
+ * `--config FILE` and `--set key.path=value`. A mistake the user can fix is one line (cause and
+ * fix) and exit 2; the stack trace only with --debug.
  */
 import { ATTACKS, isAttack } from "../federation/byzantine";
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadExperiment, runDirOf } from "./config";
+import { stringify as toYaml } from "yaml";
+import * as tf from "@tensorflow/tfjs";
+import { ConfigError, loadExperiment, runDirOf, type Experiment } from "./config";
 import { runEmbedded } from "./embedded";
 import { runLearnerProcess, runActorProcess } from "./processes";
 import { runMultiProcess } from "./multiprocess";
 import { trainLocalCli } from "./train-local";
 import { RECIPES } from "./recipes";
-import { HttpPortInUse } from "./http";
 import { clearRedisReplay } from "../transport/open";
+import { describeError, UsageError, UserError } from "./errors";
+import { newRun, resumeRun, updateRecord } from "./rundir";
+import { checkServices, validateExperiment } from "./preflight";
+import { evalCommand } from "./eval-cli";
+import { plotRun } from "./plot";
+import { exportCheckpoint } from "./export";
+import { clockNotice } from "./progress";
 
-const COMMON = "  -c, --config FILE        experiment YAML (configs/*.yaml); defaults when omitted\n  --set key.path=value     override one config value (repeatable), e.g. --set agent.lr=1e-3\n  -h, --help               this help";
-const HTTP_OPT = { http: { type: "string" } } as const;
+// tfjs's "Hi, looks like you are running TensorFlow.js in Node.js" banner and other dev-mode chatter.
+tf.env().set("PROD", true);
 
-const COMMANDS: Record<string, { usage: string; options: NonNullable<ParseArgsConfig["options"]> }> = {
-  run: { usage: `fedrl run [--http PORT] [--config FILE] [--set k=v ...]\n  Trains: in one process by default; as a learner and actor processes over NATS + Redis when NATS_URL is set.\n  Modes (config 'mode'): ${Object.values(RECIPES).map((r) => `${r.name}: ${r.summary}`).join("; ")}.\n  --http PORT              live dashboard on http://127.0.0.1:PORT/ and Prometheus metrics on /metrics (config http.port, http.host);\n                           with processes: the learner on PORT, actor i on PORT+1+i\n${COMMON}`, options: { ...HTTP_OPT } },
-  learner: { usage: `fedrl learner [--http PORT] [--config FILE] [--set k=v ...]\n  The recipe's server side (global learner and/or aggregator) over NATS (+ Redis for hybrid), until Ctrl-C.\n  --http PORT              dashboard (/) and Prometheus metrics (/metrics) of the learner, with the actors' heartbeats\n${COMMON}`, options: { ...HTTP_OPT } },
-  actor: { usage: `fedrl actor --id ID [--byzantine ATTACK] [--http PORT] [--config FILE] [--set k=v ...]\n  One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists.\n  --id ID                  actor id (letters, digits, '_' or '-')\n  --byzantine ATTACK       run as an adversary (robustness tests): ${ATTACKS.join(", ")}\n  --http PORT              this actor's dashboard (/) and Prometheus metrics (/metrics)\n${COMMON}`, options: { id: { type: "string" }, byzantine: { type: "string" }, ...HTTP_OPT } },
-  "train-local": {
-    usage: `fedrl train-local [--env ID] [--episodes N] [--steps N] [--target R] [--window W] [--seed S] [--run-dir DIR] [--config FILE] [--set k=v ...]\n  The local recipe with one actor on the step clock; checkpoint in <run-dir>/actor-0-checkpoint.\n  --env ID                 environment (default: the config's, CartPole-v1)\n  --episodes N / --steps N budget\n  --target R               stop once the mean over --window episodes reaches R\n  --seed S                 seed\n  --run-dir DIR            where metrics and the checkpoint go (default runs/local-<env>-<time>)\n${COMMON}`,
-    options: { env: { type: "string" }, episodes: { type: "string" }, steps: { type: "string" }, target: { type: "string" }, window: { type: "string" }, seed: { type: "string" }, "run-dir": { type: "string" } },
-  },
-  "replay-clear": { usage: `fedrl replay-clear [--config FILE] [--set k=v ...]\n  Deletes the run's Redis replay (REDIS_URL or transport.redis).\n${COMMON}`, options: {} },
+export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+type Opt = { type: "string" | "boolean"; short?: string; multiple?: boolean; arg?: string; help: string };
+interface Command {
+  name: string;
+  summary: string;
+  synopsis: string;
+  /** Extra lines under the synopsis. */
+  about?: string;
+  options: Record<string, Opt>;
+  /** Positional arguments allowed (names, for the usage line). */
+  positionals?: number;
+  config?: boolean;
+}
+
+const CONFIG_OPTS: Record<string, Opt> = {
+  config: { type: "string", short: "c", arg: "FILE", help: "experiment YAML (configs/*.yaml); defaults when omitted" },
+  set: { type: "string", multiple: true, arg: "key.path=value", help: "override one config value (repeatable), e.g. --set agent.lr=1e-3" },
 };
+const ALWAYS: Record<string, Opt> = {
+  debug: { type: "boolean", help: "print stack traces of errors" },
+  help: { type: "boolean", short: "h", help: "this help" },
+};
+const HTTP: Opt = { type: "string", arg: "PORT", help: "live dashboard on http://127.0.0.1:PORT/ and Prometheus metrics on /metrics (config http.port, http.host)" };
+const RESUME: Opt = { type: "string", arg: "DIR", help: "continue the run in DIR (its saved config, then --set); a finished run says so and exits 0" };
 
-const USAGE = `usage: fedrl <command> [options]    (fedrl <command> --help for its options)
-  run           train: embedded by default, processes over NATS+Redis when NATS_URL is set
-  learner       the global learner / aggregator alone, until Ctrl-C
-  actor         one actor
-  train-local   one local actor, no network
-  replay-clear  delete the run's Redis replay
-Environment: NATS_URL, REDIS_URL select the distributed transports.`;
+const COMMANDS: Command[] = [
+  {
+    name: "run", summary: "train: in one process by default, as processes over NATS + Redis when NATS_URL is set",
+    synopsis: "fedrl run [--config FILE] [--set k=v ...] [--resume DIR] [--http PORT]",
+    about: `Modes (config 'mode'): ${Object.values(RECIPES).map((r) => `${r.name}: ${r.summary}`).join("; ")}.\nA new run writes runs/<run>-<time>/ (never an existing run's folder); Ctrl-C drains and checkpoints, twice forces.`,
+    options: { resume: RESUME, http: { ...HTTP, help: `${HTTP.help}; with processes: the learner on PORT, actor i on PORT+1+i` } }, config: true,
+  },
+  {
+    name: "learner", summary: "the global learner / aggregator alone (containers), until Ctrl-C",
+    synopsis: "fedrl learner [--config FILE] [--set k=v ...] [--http PORT]",
+    about: "The recipe's server side over NATS (+ Redis for hybrid); resumes <runDir>/learner-checkpoint if it exists.",
+    options: { http: HTTP }, config: true,
+  },
+  {
+    name: "actor", summary: "one actor (containers)",
+    synopsis: "fedrl actor --id ID [--config FILE] [--set k=v ...] [--byzantine ATTACK] [--http PORT]",
+    about: "One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists. ID defaults to $FEDRL_ACTOR_ID.",
+    options: { id: { type: "string", arg: "ID", help: "actor id (letters, digits, '_' or '-'); <idPrefix>-<i> takes site i" }, byzantine: { type: "string", arg: "ATTACK", help: `run as an adversary (robustness tests): ${ATTACKS.join(", ")}` }, http: HTTP }, config: true,
+  },
+  {
+    name: "train-local", summary: "one local actor, no network, on the step clock",
+    synopsis: "fedrl train-local [--env ID] [--episodes N] [--steps N] [--target R] [--window W] [--seed S] [--run-dir DIR | --resume DIR] [--config FILE] [--set k=v ...]",
+    about: "The local recipe with one actor on the step clock; checkpoint in <run-dir>/actor-0-checkpoint.",
+    options: {
+      env: { type: "string", arg: "ID", help: "environment (default: the config's, CartPole-v1)" },
+      episodes: { type: "string", arg: "N", help: "episode budget" },
+      steps: { type: "string", arg: "N", help: "env step budget" },
+      target: { type: "string", arg: "R", help: "stop once the mean over --window episodes reaches R" },
+      window: { type: "string", arg: "W", help: "episodes in the mean (default 100)" },
+      seed: { type: "string", arg: "S", help: "seed" },
+      "run-dir": { type: "string", arg: "DIR", help: "where metrics and the checkpoint go (default runs/local-<env>-<time>; an existing run's folder gets a suffix)" },
+      resume: RESUME,
+    }, config: true,
+  },
+  { name: "replay-clear", summary: "delete the run's Redis replay", synopsis: "fedrl replay-clear [--config FILE] [--set k=v ...]", about: "Deletes the run's Redis replay (REDIS_URL or transport.redis).", options: {}, config: true },
+  { name: "config", summary: "print the effective config (after --set) as YAML", synopsis: "fedrl config print [--config FILE] [--set k=v ...] [--json]", options: { json: { type: "boolean", help: "JSON instead of YAML" } }, positionals: 1, config: true },
+  {
+    name: "eval", summary: "greedy evaluation of a checkpoint",
+    synopsis: "fedrl eval --checkpoint DIR [--episodes N] [--seed S] [--env ID] [--json]",
+    about: "DIR is an agent checkpoint (runs/<run>/learner-checkpoint, …/actor-0-checkpoint) or a run folder (its global or first actor's model).\nPrints mean ± std of greedy returns (and detection metrics for IoT envs) as a table, or JSON with --json.",
+    options: {
+      checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" },
+      episodes: { type: "string", arg: "N", help: "episodes (default: the run's eval.episodes, else 10)" },
+      seed: { type: "string", arg: "S", help: "first episode seed (default: the run's eval.seed)" },
+      env: { type: "string", arg: "ID", help: "environment (default: the run's)" },
+      json: { type: "boolean", help: "print JSON only" },
+    }, config: true,
+  },
+  {
+    name: "plot", summary: "learning curves of a run as SVG and PNG",
+    synopsis: "fedrl plot RUN_DIR [--out DIR]",
+    about: "Per-actor mean-100 return, the global greedy eval, learner loss, filter accept rate, trust weights per round.",
+    options: { out: { type: "string", arg: "DIR", help: "where curves.svg / curves.png go (default RUN_DIR)" } }, positionals: 1,
+  },
+  {
+    name: "export", summary: "a checkpoint as a tfjs layers model plus weights JSON",
+    synopsis: "fedrl export --checkpoint DIR --out DIR",
+    about: "Writes model.json + weights.bin (load with tf.loadLayersModel('file://…/model.json')) and weights.json (layout and values, documented in the file).",
+    options: { checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" }, out: { type: "string", arg: "DIR", help: "output folder" } },
+  },
+];
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+export const USAGE = `usage: fedrl <command> [options]    (fedrl <command> --help for its options)\n${COMMANDS.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`).join("\n")}\n  --version     print the version\nEnvironment: NATS_URL, REDIS_URL select the distributed transports; FEDRL_DEBUG=1 is --debug.`;
+
+function optionsOf(c: Command): Record<string, Opt> {
+  return { ...c.options, ...(c.config ? CONFIG_OPTS : {}), ...ALWAYS };
+}
+
+export function helpOf(c: Command): string {
+  const opts = optionsOf(c);
+  const lines = Object.entries(opts).map(([k, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ""}--${k}${o.arg ? ` ${o.arg}` : ""}`;
+    return `  ${flag.padEnd(28)} ${o.help}`;
+  });
+  return `usage: ${c.synopsis}\n  ${c.summary}${c.about ? `\n  ${c.about.replace(/\n/g, "\n  ")}` : ""}\noptions:\n${lines.join("\n")}`;
+}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** First SIGINT/SIGTERM: drain and checkpoint; a second one forces (exit 130). */
 function onSignals(): AbortController {
   const ac = new AbortController();
   let n = 0;
@@ -53,113 +144,177 @@ function onSignals(): AbortController {
     if (n === 1) {
       log(`${sig}: draining and checkpointing (again to force quit)`);
       ac.abort();
-    } else process.exit(130);
+    } else {
+      log(`${sig} again: forced quit, checkpoints may be missing`);
+      process.exit(130);
+    }
   };
   process.on("SIGINT", () => handler("SIGINT"));
   process.on("SIGTERM", () => handler("SIGTERM"));
   return ac;
 }
 
-function num(v: string | undefined, flag: string): number | undefined {
+function num(v: unknown, flag: string, usage: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new ConfigError(`--${flag}: not a number: ${v}`);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got "${v}"`, usage);
   return n;
 }
 
+let debug = !!process.env.FEDRL_DEBUG;
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
-    console.log(USAGE);
-    return cmd ? 0 : 2;
-  }
-  const spec = COMMANDS[cmd];
-  if (!spec) {
-    log(`unknown command "${cmd}"\n${USAGE}`);
-    return 2;
-  }
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: rest, strict: true,
-      options: { config: { type: "string", short: "c" }, set: { type: "string", multiple: true }, help: { type: "boolean", short: "h" }, ...spec.options },
-    }));
-  } catch (e) {
-    log(`${(e as Error).message}\nusage: ${spec.usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(`usage: ${spec.usage}`);
+  if (cmd === "--version" || cmd === "-V" || cmd === "version") {
+    console.log(`fedrl ${VERSION} (node ${process.versions.node})`);
     return 0;
   }
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    const sub = cmd === "help" && rest[0] ? BY_NAME.get(rest[0]) : undefined;
+    console.log(sub ? helpOf(sub) : USAGE);
+    return 0;
+  }
+  if (!cmd) {
+    log(USAGE);
+    return 2;
+  }
+  const spec = BY_NAME.get(cmd);
+  if (!spec) {
+    log(`fedrl: unknown command "${cmd}"${cmd.startsWith("-") ? "" : ""}\n${USAGE}`);
+    return 2;
+  }
+  const usage = helpOf(spec);
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
+  try {
+    const options = Object.fromEntries(Object.entries(optionsOf(spec)).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]));
+    const parsed = parseArgs({ args: rest, strict: true, allowPositionals: (spec.positionals ?? 0) > 0, options });
+    values = parsed.values as typeof values;
+    positionals = parsed.positionals;
+  } catch (e) {
+    log(`fedrl ${cmd}: ${(e as Error).message.split("\n")[0]}\n${usage}`);
+    return 2;
+  }
+  if (values.debug) debug = true;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals.length > (spec.positionals ?? 0)) throw new UsageError(`fedrl ${cmd}: unexpected argument "${positionals[spec.positionals ?? 0]}"`, usage);
   const configPath = values.config as string | undefined;
-  const sets = (values.set as string[] | undefined) ?? [];
+  const sets = [...((values.set as string[] | undefined) ?? [])];
   if (values.http !== undefined) {
     const port = Number(values.http);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      log(`--http: expected a port number (0-65535), got "${values.http}"`);
-      return 2;
-    }
+    if (!/^\d+$/.test(String(values.http)) || port > 65535) throw new UsageError(`--http: expected a port number (0-65535), got "${values.http}"`, usage);
     sets.push(`http.port=${port}`);
   }
-  if (cmd === "train-local") {
-    const runDir = (values["run-dir"] as string | undefined) ?? join("runs", `local-${(values.env as string | undefined) ?? "CartPole-v1"}-${Date.now()}`);
-    const { exp, summary } = await trainLocalCli({
-      config: configPath, sets, env: values.env as string | undefined, seed: num(values.seed as string | undefined, "seed"), episodes: num(values.episodes as string | undefined, "episodes"),
-      steps: num(values.steps as string | undefined, "steps"), target: num(values.target as string | undefined, "target"), window: num(values.window as string | undefined, "window"), runDir,
-    }, log);
-    const { returns: _r, ...rest2 } = summary;
-    console.log(JSON.stringify({ runDir: runDirOf(exp), env: exp.env.id, ...rest2 }));
+  switch (cmd) {
+    case "config": {
+      if (positionals[0] !== "print") throw new UsageError(`fedrl config: expected "print"${positionals[0] ? `, got "${positionals[0]}"` : ""}`, usage);
+      const exp = loadExperiment(configPath, sets);
+      process.stdout.write(values.json ? `${JSON.stringify(exp, null, 2)}\n` : toYaml(exp));
+      return 0;
+    }
+    case "eval":
+      return evalCommand({ checkpoint: values.checkpoint as string | undefined, episodes: num(values.episodes, "episodes", usage), seed: num(values.seed, "seed", usage), env: values.env as string | undefined, json: !!values.json, config: configPath, sets }, usage, log);
+    case "plot": {
+      if (!positionals[0]) throw new UsageError("fedrl plot: which run folder? e.g. fedrl plot runs/cartpole-hybrid-20260101-120000", usage);
+      const files = await plotRun(positionals[0], (values.out as string | undefined) ?? positionals[0]);
+      console.log(files.join("\n"));
+      return 0;
+    }
+    case "export": {
+      if (!values.checkpoint || !values.out) throw new UsageError("fedrl export needs --checkpoint DIR and --out DIR", usage);
+      const files = await exportCheckpoint(values.checkpoint as string, values.out as string);
+      console.log(files.join("\n"));
+      return 0;
+    }
+    case "train-local": {
+      const steps = num(values.steps, "steps", usage), episodes = num(values.episodes, "episodes", usage);
+      const flags = { env: values.env as string | undefined, seed: num(values.seed, "seed", usage), episodes, steps, target: num(values.target, "target", usage), window: num(values.window, "window", usage) };
+      const resume = values.resume as string | undefined;
+      if (resume && values["run-dir"]) throw new UsageError("train-local: --resume DIR continues DIR; --run-dir does not go with it", usage);
+      const out = await trainLocalCli({ config: configPath, sets, ...flags, runDir: values["run-dir"] as string | undefined, resume }, log);
+      if (!out) return 0;
+      const { exp, summary } = out;
+      const { returns: _r, ...rest2 } = summary;
+      console.log(JSON.stringify({ runDir: runDirOf(exp), env: exp.env.id, ...rest2 }));
+      return 0;
+    }
+  }
+  let exp: Experiment;
+  let resumed = false;
+  if (cmd === "run" && values.resume) {
+    const r = resumeRun(values.resume as string, sets);
+    if (r.finished) {
+      log(`fedrl run: ${values.resume} already finished (${r.finished.steps ?? "?"} steps per actor); nothing to do. To train further: --resume ${values.resume} --set budget.stepsPerActor=N`);
+      return 0;
+    }
+    exp = r.exp;
+    resumed = true;
+    if (process.env.NATS_URL) exp.transport.nats = process.env.NATS_URL;
+    if (process.env.REDIS_URL) exp.transport.redis = process.env.REDIS_URL;
+  } else exp = loadExperiment(configPath, sets);
+  if (cmd === "actor" && !values.id) values.id = process.env.FEDRL_ACTOR_ID || undefined;
+  if (cmd === "actor" && !values.id) throw new UsageError("fedrl actor needs --id ID (or FEDRL_ACTOR_ID)", usage);
+  if (cmd === "actor" && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(values.id as string)) throw new UsageError(`--id "${values.id}": letters, digits, '_' or '-' (1-64 chars)`, usage);
+  const attack = values.byzantine as string | undefined;
+  if (attack !== undefined && !isAttack(attack)) throw new UsageError(`--byzantine: unknown attack "${attack}"; valid: ${ATTACKS.join(", ")}`, usage);
+  if (cmd === "replay-clear") {
+    if (!exp.transport.redis) throw new UserError("replay-clear needs REDIS_URL (or transport.redis)");
+    await checkServices(exp);
+    const n = await clearRedisReplay(exp.transport.redis, exp.run);
+    log(`cleared replay of run ${exp.run} (${n} keys)`);
     return 0;
   }
-  const exp = loadExperiment(configPath, sets);
+  // Everything a user can get wrong is checked before a folder is created or a child started.
+  validateExperiment(exp, configPath ?? "config");
+  await checkServices(exp, cmd !== "actor");
   const ac = onSignals();
   switch (cmd) {
     case "run": {
+      if (!resumed && !process.env.FEDRL_CHILD) exp = newRun(exp, "run");
+      const dir = runDirOf(exp);
       if (exp.transport.nats && !process.env.FEDRL_EMBEDDED) {
-        log(`fedrl run: ${exp.mode} on ${exp.env.id}, ${exp.actors.count} actor processes + learner over NATS ${exp.transport.nats}${exp.transport.redis ? ` and Redis ${exp.transport.redis}` : ""}`);
-        await runMultiProcess(exp, { configPath, sets, log, progress: log, signal: ac.signal });
+        log(`fedrl run: ${exp.mode} on ${exp.env.id}, ${exp.actors.count} actor processes + learner over NATS ${exp.transport.nats}${exp.transport.redis ? ` and Redis ${exp.transport.redis}` : ""}; ${resumed ? "resuming" : "run"} ${dir}/; ${clockNotice(exp)}`);
+        const { stopped } = await runMultiProcess(exp, { configPath: join(dir, "config.json"), sets: [], log, progress: log, signal: ac.signal });
+        updateRecord(exp, { status: stopped ? "stopped" : "finished" });
         return 0;
       }
-      log(`fedrl run: ${exp.mode} on ${exp.env.id} with ${exp.actors.count} actors in one process (${exp.transport.nats ? "NATS" : "in-process bus"}, ${exp.transport.redis ? "Redis" : "in-memory"} replay); metrics in ${runDirOf(exp)}/`);
-      const summary = await runEmbedded(exp, { log, progress: log, signal: ac.signal, checkpoint: true });
-      mkdirSync(runDirOf(exp), { recursive: true });
-      const path = join(runDirOf(exp), "summary.json");
+      log(`fedrl run: ${exp.mode} on ${exp.env.id} with ${exp.actors.count} actors in one process (${exp.transport.nats ? "NATS" : "in-process bus"}, ${exp.transport.redis ? "Redis" : "in-memory"} replay); ${resumed ? "resuming" : "metrics in"} ${dir}/; ${clockNotice(exp)}`);
+      const summary = await runEmbedded(exp, { log, progress: log, signal: ac.signal, checkpoint: true, resume: resumed });
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, "summary.json");
       writeFileSync(path, JSON.stringify({ ...summary, actors: summary.actors.map(({ returns, ...a }) => ({ ...a, lastReturns: returns.slice(-10) })) }, null, 2));
+      const steps = Math.min(...summary.actors.map((a) => a.steps));
+      updateRecord(exp, { status: ac.signal.aborted ? "stopped" : "finished", steps, episodes: Math.min(...summary.actors.map((a) => a.episodes)) });
       log(`done in ${summary.wallSeconds.toFixed(1)} s: actors' mean-100 ${summary.actors.map((a) => a.mean100.toFixed(1)).join(", ")}; greedy eval of the ${exp.mode === "local" ? "actors' models" : "global model"} ${summary.eval.mean.toFixed(1)} ± ${summary.eval.std.toFixed(1)}; summary in ${path}`);
+      log(ac.signal.aborted ? `stopped; continue with: fedrl run --resume ${dir}` : `next: fedrl eval --checkpoint ${dir} · fedrl plot ${dir}`);
       return 0;
     }
     case "learner":
       await runLearnerProcess(exp, { log, signal: ac.signal });
       return 0;
-    case "actor": {
-      if (!values.id) throw new ConfigError("fedrl actor needs --id (letters, digits, '_' or '-')");
-      const attack = values.byzantine as string | undefined;
-      if (attack !== undefined && !isAttack(attack)) throw new ConfigError(`--byzantine: unknown attack "${attack}"; valid: ${ATTACKS.join(", ")}`);
-      const stats = await runActorProcess(exp, values.id as string, { log, signal: ac.signal, byzantine: attack });
+    default: {
+      const stats = await runActorProcess(exp, values.id as string, { log, signal: ac.signal, byzantine: attack as never });
       log(`actor ${values.id} done: ${JSON.stringify(stats)}`);
       return 0;
     }
-    default: {
-      if (!exp.transport.redis) throw new ConfigError("replay-clear needs REDIS_URL (or transport.redis)");
-      const n = await clearRedisReplay(exp.transport.redis, exp.run);
-      log(`cleared replay of run ${exp.run} (${n} keys)`);
-      return 0;
-    }
   }
+}
+
+export function report(e: unknown): number {
+  const { line, code } = describeError(e);
+  log(line.startsWith("fedrl") || line.startsWith("config error") ? line : `fedrl: ${line}`);
+  if (e instanceof UsageError) log(e.usage);
+  if (debug && e instanceof Error && e.stack) log(e.stack);
+  return code;
 }
 
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").pop()!);
 if (isMain) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
-    (e) => {
-      if (e instanceof HttpPortInUse) {
-        log(`fedrl: ${e.message}`);
-        process.exit(2);
-      }
-      log(e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error)?.stack ?? e}`);
-      process.exit(e instanceof ConfigError ? 2 : 1);
-    },
+    (e) => process.exit(report(e)),
   );
 }

@@ -3,10 +3,12 @@
  * experiment names them, otherwise the in-process bus and in-memory replay. With `clock: steps`
  * every timer is driven by env steps (per actor), so results do not depend on machine speed.
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StepClock, WallClock, type Clock } from "../core/clock";
 import { JsonlMetrics, TeeMetrics, type MetricsSink } from "../core/metrics";
-import type { Actor } from "../nodes/actor";
+import type { Actor, ActorState } from "../nodes/actor";
+import type { Agent } from "../core/agent";
 import type { Learner } from "../nodes/learner";
 import { openBus } from "../transport/open";
 import { norm } from "../core/vec";
@@ -15,6 +17,7 @@ import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
 import { startHttp, type HttpServer } from "./http";
 import { RunMetrics } from "./prom";
+import { progressLine } from "./progress";
 
 export interface RunSummary {
   mode: string;
@@ -51,8 +54,14 @@ export interface EmbeddedOptions {
   metrics?: MetricsSink;
   /** Env steps per actor between yields to the event loop. */
   chunk?: number;
-  /** Save every agent under the run directory at the end (<actor>-checkpoint, learner-checkpoint). */
+  /**
+   * Checkpoint under the run directory, every learner.checkpoint period and at the end: each actor's
+   * agent, local replay and state (<actor>-checkpoint), the learner's model (learner-checkpoint/model),
+   * the loop's own state (run-state.json).
+   */
   checkpoint?: boolean;
+  /** Continue from the run directory's checkpoints (written with `checkpoint`). Local runs on the step clock continue bit for bit. */
+  resume?: boolean;
   /** With exp.http.port set: called with the dashboard URL once the HTTP server listens. */
   onHttp?: (url: string) => void;
 }
@@ -105,6 +114,11 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       replay: prom ? async (space) => prom.instrumentReplay(await replay.open(space)) : replay.open,
     }, { actors: ids, server: true });
     const { actors, agents, server } = topo;
+    let loop: LoopState = { curve: [], reached: null, lastEpisodes: 0 };
+    if (opts.resume) {
+      const r = await restoreRun(runDir, actors, agents, server, log);
+      if (r) loop = r;
+    }
     prom?.attach({ actors, server, bus });
     for (const a of actors) await a.start();
     await server?.start();
@@ -112,9 +126,14 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
 
     const chunk = opts.chunk ?? 10;
     const { budget } = exp;
-    const curve: RunSummary["curve"] = [];
-    let reached: RunSummary["reached"] = null;
-    let lastEpisodes = 0;
+    const curve: RunSummary["curve"] = loop.curve;
+    let reached: RunSummary["reached"] = loop.reached;
+    let lastEpisodes = loop.lastEpisodes;
+    const startSteps = Math.min(...actors.map((a) => a.steps)), startEpisodes = Math.min(...actors.map((a) => a.episodes));
+    const startTotal = actors.reduce((s, a) => s + a.steps, 0);
+    const every = exp.clock === "steps" ? exp.learner.checkpoint.steps : exp.learner.checkpoint.ms;
+    let nextCheckpoint = (exp.clock === "steps" ? startSteps : Date.now()) + every;
+    const save = () => saveRun(runDir, actors, agents, server, { curve, reached, lastEpisodes });
     let lastProgress = Date.now();
     let lastYield = Date.now();
     const stepsDone = () => Math.min(...actors.map((a) => a.steps));
@@ -142,7 +161,15 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       }
       if (Date.now() - lastProgress >= 2000) {
         lastProgress = Date.now();
-        opts.progress?.(await statusLine(actors, server, t0));
+        const secs = (Date.now() - t0) / 1000;
+        opts.progress?.(progressLine(exp, {
+          secs, stepsPerActor: stepsDone(), episodesPerActor, startSteps, startEpisodes, totalSteps: actors.reduce((s, a) => s + a.steps, 0) - startTotal,
+          mean100: actors.reduce((s, a) => s + a.meanReturn(100), 0) / actors.length, tail: await serverTail(server),
+        }));
+      }
+      if (opts.checkpoint && (exp.clock === "steps" ? stepsDone() : Date.now()) >= nextCheckpoint) {
+        nextCheckpoint += every;
+        await save();
       }
       const done = opts.signal?.aborted || budgetSpent(exp, stepsDone(), episodesPerActor, t0) ||
         (reached !== null && (budget.stopAtTarget || (budget.stepsPerActor === 0 && budget.episodesPerActor === 0)));
@@ -151,10 +178,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     for (const a of actors) await a.stop();
     await bus.flush();
     await server?.stop();
-    if (opts.checkpoint) {
-      for (let i = 0; i < actors.length; i++) await agents[i]!.save(join(runDir, `${actors[i]!.id}-checkpoint`));
-      if (server?.agent) await server.agent.save(join(runDir, "learner-checkpoint", "model"));
-    }
+    if (opts.checkpoint) await save();
     let evalResult: { mean: number; std: number };
     if (server?.agent) evalResult = evaluateGreedy(server.agent, exp);
     else if (server) {
@@ -201,6 +225,58 @@ function robustnessSummary(exp: Experiment, server: Server | null): Pick<RunSumm
   const gate = server.learner?.gate;
   if (gate) out.replayByActor = Object.fromEntries(Object.entries(gate.snapshot()).map(([id, s]) => [id, { accepted: s.accepted, gated: s.gated, quota: s.quota, evicted: s.evicted, trust: s.trust }]));
   return out;
+}
+
+interface LoopState {
+  curve: RunSummary["curve"];
+  reached: RunSummary["reached"];
+  lastEpisodes: number;
+}
+
+type Replayed = Agent & { saveReplay?(dir: string): Promise<void>; restoreReplay?(dir: string): Promise<boolean> };
+
+/** Writes every checkpoint of the run (see EmbeddedOptions.checkpoint); run-state.json last, so it names a complete set. */
+async function saveRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, loop: LoopState): Promise<void> {
+  for (let i = 0; i < actors.length; i++) {
+    const dir = join(runDir, `${actors[i]!.id}-checkpoint`);
+    const agent = agents[i] as Replayed;
+    await agent.save(dir);
+    await agent.saveReplay?.(dir);
+    writeFileSync(join(dir, "actor.json"), JSON.stringify(actors[i]!.checkpointState()));
+  }
+  if (server?.agent) await server.agent.save(join(runDir, "learner-checkpoint", "model"));
+  if (server) writeFileSync(join(runDir, "learner-checkpoint", "global.json"), JSON.stringify({ version: server.global.version, round: server.global.round }));
+  writeFileSync(join(runDir, "run-state.json"), JSON.stringify(loop));
+}
+
+/** Restores what saveRun wrote; null when the folder has no checkpoint yet. */
+async function restoreRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, log: Log): Promise<LoopState | null> {
+  const statePath = join(runDir, "run-state.json");
+  if (!existsSync(statePath)) {
+    log(`${runDir}: no checkpoint yet; starting from the beginning`);
+    return null;
+  }
+  for (let i = 0; i < actors.length; i++) {
+    const dir = join(runDir, `${actors[i]!.id}-checkpoint`);
+    const agent = agents[i] as Replayed;
+    await agent.restore(dir);
+    await agent.restoreReplay?.(dir);
+    actors[i]!.restoreState(JSON.parse(readFileSync(join(dir, "actor.json"), "utf8")) as ActorState);
+  }
+  if (server?.agent && existsSync(join(runDir, "learner-checkpoint", "model", "state.json"))) await server.agent.restore(join(runDir, "learner-checkpoint", "model"));
+  const g = join(runDir, "learner-checkpoint", "global.json");
+  if (server && existsSync(g)) Object.assign(server.global, JSON.parse(readFileSync(g, "utf8")) as { version: number; round: number });
+  const loop = JSON.parse(readFileSync(statePath, "utf8")) as LoopState;
+  log(`resumed ${runDir} at ${Math.min(...actors.map((a) => a.steps))} steps per actor`);
+  return loop;
+}
+
+async function serverTail(server: Server | null): Promise<string> {
+  if (server?.learner) {
+    const s = await server.learner.stats();
+    return `learner v${s.version} upd ${k(s.updates)} replay ${k(s.replay.size)} acc ${fmt(100 * s.filter.acceptRate, 0)}% loss ${fmt(s.loss, 3)}`;
+  }
+  return server ? `aggregator round ${server.global.round} v${server.global.version}` : "";
 }
 
 const fmt = (x: number | null | undefined, d = 1) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");

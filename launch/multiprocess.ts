@@ -1,7 +1,8 @@
 /**
  * `fedrl run` over NATS + Redis: the learner and N actors as child processes (killable one by
- * one), progress gathered from their heartbeats on the bus, Ctrl-C forwarded so every child
- * drains and checkpoints.
+ * one), progress gathered from their heartbeats on the bus. The children run in their own process
+ * group, so a terminal's Ctrl-C reaches only the launcher, which sends each child one SIGTERM:
+ * the actors drain and checkpoint first, then the learner stops (and checkpoints).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -24,7 +25,7 @@ export interface MultiProcessOptions {
 }
 
 export function spawnComponent(args: string[], env: NodeJS.ProcessEnv, tag: string, log: Log): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const relay = (buf: Buffer) => {
     for (const line of buf.toString().split("\n")) if (line.trim()) log(`[${tag}] ${line}`);
   };
@@ -53,7 +54,7 @@ export function childHttpPorts(exp: Experiment, withLearner: boolean): { learner
 
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
-export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): Promise<void> {
+export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): Promise<{ stopped: boolean }> {
   const common = [...(o.configPath ? ["--config", o.configPath] : []), ...o.sets.flatMap((s) => ["--set", s])];
   const withLearner = hasServer(recipeOf(exp.mode));
   const ports = childHttpPorts(exp, withLearner);
@@ -89,17 +90,21 @@ export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): 
     const tail = l ? ` | learner v${l.version} r${l.round} upd ${l.updates ?? "-"} replay ${(l.replay as { size?: number } | undefined)?.size ?? "-"} rej ${(l.rejected as { total?: number } | undefined)?.total ?? 0}` : "";
     o.progress(`[${Math.round((Date.now() - t0) / 1000)}s] ${parts.join(" · ")}${tail}`);
   }, 2000);
-  const stopAll = () => {
-    for (const c of [...actors, learner]) if (c && c.exitCode === null) c.kill("SIGINT");
+  // One SIGTERM per child: the actors now; the learner once every actor has drained into it.
+  const stopActors = () => {
+    for (const c of actors) if (c.exitCode === null) c.kill("SIGTERM");
   };
-  o.signal.addEventListener("abort", stopAll, { once: true });
+  o.signal.addEventListener("abort", stopActors, { once: true });
+  // A launcher killed outright takes its children with it (they are in their own group).
+  const killAll = () => { for (const c of [...actors, learner]) if (c && c.exitCode === null) c.kill("SIGKILL"); };
+  process.once("exit", killAll);
   const codes = await Promise.all(actors.map(exited));
-  if (learner && learner.exitCode === null) learner.kill("SIGINT");
+  if (learner && learner.exitCode === null) learner.kill("SIGTERM");
   const lcode = learner ? await exited(learner) : 0;
+  process.off("exit", killAll);
   clearInterval(timer);
   await bus.close();
   o.log(`actors exited with ${codes.join(", ")}; learner with ${lcode}`);
-  if (codes.some((c) => c !== 0) || lcode !== 0) {
-    if (!o.signal.aborted) throw new Error("a component failed (see its log lines above)");
-  }
+  if (codes.some((c) => c !== 0) || lcode !== 0) throw new Error(`a component failed (actors exited with ${codes.join(", ")}, learner with ${lcode}; see their lines above)`);
+  return { stopped: o.signal.aborted };
 }

@@ -4,7 +4,12 @@
  * agent's checkpoint in <runDir>/actor-0-checkpoint at the end.
  */
 import type { EnvOptions } from "../envs/registry";
-import { loadExperiment, parseExperiment, type Experiment } from "./config";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadExperiment, parseExperiment, runDirOf, type Experiment } from "./config";
+import { newRun, readRecord, resumeRun, saveConfig, updateRecord, writeRecord } from "./rundir";
+import { validateExperiment } from "./preflight";
+import { clockNotice } from "./progress";
 import { runEmbedded } from "./embedded";
 
 export interface TrainLocalOptions {
@@ -75,9 +80,38 @@ function summarise(exp: Experiment, s: Awaited<ReturnType<typeof runEmbedded>>):
   };
 }
 
-/** CLI flags of train-local on top of the config (`--config`, `--set`). */
-export async function trainLocalCli(o: { config?: string; sets: string[]; env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string }, progress: (l: string) => void): Promise<{ exp: Experiment; summary: TrainSummary }> {
-  const exp = localExperiment(loadExperiment(o.config, o.sets), o);
-  const s = await runEmbedded(exp, { writeMetrics: true, checkpoint: true, chunk: 1, progress });
-  return { exp, summary: summarise(exp, s) };
+/** CLI flags of train-local on top of the config (`--config`, `--set`); null when `resume` names a finished run. */
+export async function trainLocalCli(o: { config?: string; sets: string[]; env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string; resume?: string }, progress: (l: string) => void): Promise<{ exp: Experiment; summary: TrainSummary } | null> {
+  let exp: Experiment;
+  if (o.resume) {
+    const before = (JSON.parse(readFileSync(join(o.resume, "config.json"), "utf8")) as Experiment).budget;
+    const rec = readRecord(o.resume);
+    const saved = resumeRun(o.resume, o.sets);
+    exp = localExperiment(saved.exp, { ...o, runDir: o.resume });
+    saveConfig(exp);
+    if (rec?.status === "finished" && JSON.stringify(exp.budget) === JSON.stringify(before)) {
+      if (rec) writeRecord(o.resume, rec);
+      progress(`train-local: ${o.resume} already finished (${rec.steps ?? "?"} steps); nothing to do. To train further: --resume ${o.resume} --steps N`);
+      return null;
+    }
+    validateExperiment(exp, join(o.resume, "config.json"));
+  } else {
+    exp = localExperiment(loadExperiment(o.config, o.sets), o);
+    validateExperiment(exp, o.config ?? "config");
+    exp = newRun(exp, "train-local");
+  }
+  progress(`train-local: ${exp.env.id}, ${o.resume ? "resuming" : "run"} ${runDirOf(exp)}/; ${clockNotice(exp)}`);
+  const ac = new AbortController();
+  const stop = () => (ac.signal.aborted ? process.exit(130) : (progress("SIGINT: checkpointing (again to force quit)"), ac.abort()));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    const s = await runEmbedded(exp, { writeMetrics: true, checkpoint: true, chunk: 1, progress, resume: !!o.resume, signal: ac.signal });
+    const a = s.actors[0]!;
+    updateRecord(exp, { status: ac.signal.aborted ? "stopped" : "finished", steps: a.steps, episodes: a.episodes });
+    return { exp, summary: summarise(exp, s) };
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
 }

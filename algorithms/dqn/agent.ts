@@ -389,6 +389,54 @@ export class DqnAgent implements Agent {
     }
   }
 
+  /**
+   * The local replay's rows and the n-step accumulator's pending transitions (replay.bin +
+   * replay.json), for a resume that continues bit for bit. Optional: save() alone resumes the model.
+   */
+  async saveReplay(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const ring = this.replay["data"] as TransitionBatch;
+    const cursor = this.replay["cursor"] as number;
+    const rows = Math.min(cursor, this.replay.capacity);
+    const d = this.obsDim;
+    const cols = [ring.obs.subarray(0, rows * d), ring.nextObs.subarray(0, rows * d), ring.actions.subarray(0, rows), ring.rewards.subarray(0, rows), ring.terminated.subarray(0, rows), ring.truncated.subarray(0, rows)];
+    await writeFile(join(dir, "replay.bin"), Buffer.concat(cols.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))));
+    const pending = (this.nstep["buf"] as Transition[]).map((t) => ({ ...t, obs: Array.from(t.obs), nextObs: Array.from(t.nextObs) }));
+    await writeFile(join(dir, "replay.json"), JSON.stringify({ cursor, rows, capacity: this.replay.capacity, obsDim: d, nstep: pending }));
+  }
+
+  /** Restores what saveReplay() wrote (no-op when the checkpoint has no replay). True if restored. */
+  async restoreReplay(dir: string): Promise<boolean> {
+    let meta: { cursor: number; rows: number; capacity: number; obsDim: number; nstep: (Omit<Transition, "obs" | "nextObs"> & { obs: number[]; nextObs: number[] })[] };
+    try {
+      meta = JSON.parse(await readFile(join(dir, "replay.json"), "utf8"));
+    } catch {
+      return false;
+    }
+    if (meta.capacity !== this.replay.capacity || meta.obsDim !== this.obsDim) throw new Error(`checkpoint ${dir}: replay ${meta.capacity}×${meta.obsDim} does not match the agent's ${this.replay.capacity}×${this.obsDim}`);
+    const b = await readFile(join(dir, "replay.bin"));
+    const ring = this.replay["data"] as TransitionBatch;
+    const { rows } = meta;
+    const d = this.obsDim;
+    let off = b.byteOffset;
+    const take = <T extends ArrayBufferView>(C: { new (buf: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T => {
+      const bytes = b.buffer.slice(off, off + n * C.BYTES_PER_ELEMENT);
+      off += n * C.BYTES_PER_ELEMENT;
+      return new C(bytes, 0, n);
+    };
+    ring.obs.set(take(Float32Array, rows * d));
+    ring.nextObs.set(take(Float32Array, rows * d));
+    ring.actions.set(take(Int32Array, rows));
+    ring.rewards.set(take(Float32Array, rows));
+    ring.terminated.set(take(Uint8Array, rows));
+    ring.truncated.set(take(Uint8Array, rows));
+    this.replay["cursor"] = meta.cursor;
+    const buf = this.nstep["buf"] as Transition[];
+    buf.length = 0;
+    for (const t of meta.nstep) buf.push({ ...t, obs: Float32Array.from(t.obs), nextObs: Float32Array.from(t.nextObs) });
+    return true;
+  }
+
   /** A new agent from a checkpoint directory (config from state.json). */
   static async load(dir: string): Promise<DqnAgent> {
     const s = JSON.parse(await readFile(join(dir, "state.json"), "utf8"));
