@@ -13,6 +13,7 @@ import { actorId, type Log } from "./assemble";
 import { hasServer, recipeOf } from "./recipes";
 import { subjectsFor } from "../transport/subjects";
 import { HttpPortInUse } from "./http";
+import { progressLine } from "./progress";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
 
@@ -81,15 +82,19 @@ export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): 
   const actors = Array.from({ length: exp.actors.count }, (_, i) => spawnComponent(["actor", "--id", actorId(exp, i), ...common, ...httpArgs(ports?.actors[i])], env, actorId(exp, i), o.log));
   const t0 = Date.now();
   const timer = setInterval(() => {
-    const parts: string[] = [];
-    for (let i = 0; i < exp.actors.count; i++) {
-      const s = latest.get(actorId(exp, i));
-      if (s) parts.push(`${s.actor} ep ${s.episodes} μ100 ${Number(s.mean100).toFixed(1)} g${s.globalVersion}`);
-    }
+    const beats = Array.from({ length: exp.actors.count }, (_, i) => latest.get(actorId(exp, i))).filter((s): s is Record<string, unknown> => s !== undefined);
+    if (!beats.length) return;
     const l = latest.get("learner");
-    const tail = l ? ` | learner v${l.version} r${l.round} upd ${l.updates ?? "-"} replay ${(l.replay as { size?: number } | undefined)?.size ?? "-"} rej ${(l.rejected as { total?: number } | undefined)?.total ?? 0}` : "";
-    o.progress(`[${Math.round((Date.now() - t0) / 1000)}s] ${parts.join(" · ")}${tail}`);
+    const tail = l ? `learner v${l.version} r${l.round} upd ${l.updates ?? "-"} replay ${(l.replay as { size?: number } | undefined)?.size ?? "-"} rej ${(l.rejected as { total?: number } | undefined)?.total ?? 0}` : "";
+    const steps = beats.map((s) => Number(s.steps) || 0);
+    o.progress(progressLine(exp, {
+      secs: (Date.now() - t0) / 1000, stepsPerActor: beats.length < exp.actors.count ? 0 : Math.min(...steps), episodesPerActor: Math.min(...beats.map((s) => Number(s.episodes) || 0)),
+      startSteps: first ?? 0, totalSteps: steps.reduce((a, b) => a + b, 0) - (firstTotal ?? 0), mean100: beats.reduce((a, s) => a + (Number(s.mean100) || 0), 0) / beats.length, tail,
+    }));
+    first ??= Math.min(...steps);
+    firstTotal ??= steps.reduce((a, b) => a + b, 0);
   }, 2000);
+  let first: number | undefined, firstTotal: number | undefined;
   // One SIGTERM per child: the actors now; the learner once every actor has drained into it.
   const stopActors = () => {
     for (const c of actors) if (c.exitCode === null) c.kill("SIGTERM");

@@ -19,9 +19,11 @@ describe("Ctrl-C on fedrl run over NATS + Redis", function () {
     child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
     child.stdout!.on("data", (b: Buffer) => (err += b.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
-    // Wait until both actors report progress (their heartbeats reach the launcher).
-    for (let i = 0; i < 600 && !/actor-1 ep \d+/.test(err); i++) await new Promise((r) => setTimeout(r, 250));
-    expect(err, err).to.match(/actor-1 ep \d+/);
+    // Wait until both actors report progress (their heartbeats reach the launcher: steps per actor > 0).
+    const going = /\[\s*\d+% [1-9][\d.]*k?\/\S+ steps/;
+    for (let i = 0; i < 600 && !going.test(err); i++) await new Promise((r) => setTimeout(r, 250));
+    expect(err, err).to.match(going);
+    for (const line of err.split("\n").filter((l) => going.test(l))) expect(line.length, line).to.be.at.most(120);
     await new Promise((r) => setTimeout(r, 3000));
     process.kill(-child.pid!, "SIGINT");
     const code = await exited;
