@@ -1,6 +1,8 @@
 # One image for every fedrl component; the command picks it:
-#   learner:  npx fedrl learner --config configs/lunarlander-hybrid.yaml
-#   actor:    npx fedrl actor   --config configs/lunarlander-hybrid.yaml --id site-3
+#   learner:  learner --config configs/lunarlander-hybrid.yaml
+#   actor:    actor   --config configs/lunarlander-hybrid.yaml --id actor-3   (or FEDRL_ACTOR_ID)
+# node runs the CLI in-process (bin/fedrl.mjs registers tsx, no child), so as PID 1 it receives
+# SIGINT/SIGTERM itself: the first drains and checkpoints, a second forces.
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -17,6 +19,10 @@ COPY nodes ./nodes
 COPY launch ./launch
 COPY configs ./configs
 COPY data/README.md ./data/README.md
+# The writable paths belong to the user the image runs as; a named volume mounted on /app/runs
+# is created from this directory, so it starts owned by node too.
+RUN mkdir -p /app/runs /app/data && chown -R node:node /app/runs /app/data
 USER node
+VOLUME ["/app/runs"]
 ENTRYPOINT ["node", "bin/fedrl.mjs"]
 CMD ["--help"]

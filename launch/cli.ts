@@ -23,6 +23,8 @@ import { evalCommand } from "./eval-cli";
 import { plotRun } from "./plot";
 import { exportCheckpoint } from "./export";
 import { clockNotice } from "./progress";
+import { replicaIndex } from "./replica";
+import { actorId } from "./assemble";
 
 // tfjs's "Hi, looks like you are running TensorFlow.js in Node.js" banner and other dev-mode chatter.
 tf.env().set("PROD", true);
@@ -69,7 +71,7 @@ const COMMANDS: Command[] = [
   {
     name: "actor", summary: "one actor (containers)",
     synopsis: "fedrl actor --id ID [--config FILE] [--set k=v ...] [--byzantine ATTACK] [--http PORT]",
-    about: "One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists. ID defaults to $FEDRL_ACTOR_ID.",
+    about: "One actor over NATS; resumes <runDir>/<ID>-checkpoint if it exists. ID defaults to $FEDRL_ACTOR_ID, then to actor-<i> from a compose replica's index.",
     options: { id: { type: "string", arg: "ID", help: "actor id (letters, digits, '_' or '-'); <idPrefix>-<i> takes site i" }, byzantine: { type: "string", arg: "ATTACK", help: `run as an adversary (robustness tests): ${ATTACKS.join(", ")}` }, http: HTTP }, config: true,
   },
   {
@@ -256,7 +258,14 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.REDIS_URL) exp.transport.redis = process.env.REDIS_URL;
   } else exp = loadExperiment(configPath, sets);
   if (cmd === "actor" && !values.id) values.id = process.env.FEDRL_ACTOR_ID || undefined;
-  if (cmd === "actor" && !values.id) throw new UsageError("fedrl actor needs --id ID (or FEDRL_ACTOR_ID)", usage);
+  if (cmd === "actor" && !values.id) {
+    const i = await replicaIndex();
+    if (i !== null) {
+      values.id = actorId(exp, i);
+      log(`actor id ${values.id} (compose replica ${i + 1})`);
+    }
+  }
+  if (cmd === "actor" && !values.id) throw new UsageError("fedrl actor needs --id ID (or FEDRL_ACTOR_ID; under docker compose the replica index gives actor-<i>)", usage);
   if (cmd === "actor" && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(values.id as string)) throw new UsageError(`--id "${values.id}": letters, digits, '_' or '-' (1-64 chars)`, usage);
   const attack = values.byzantine as string | undefined;
   if (attack !== undefined && !isAttack(attack)) throw new UsageError(`--byzantine: unknown attack "${attack}"; valid: ${ATTACKS.join(", ")}`, usage);
