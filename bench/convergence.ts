@@ -168,7 +168,20 @@ async function inChild(job: Job): Promise<JobResult> {
   });
 }
 
+const USAGE = `usage: npm run bench:convergence -- [--env ID] [--actors K] [--seeds N] [--steps N] [--jobs J] [--methods a,b] [--eval EPISODES] [--wall yes|no] [--ablation-seeds N] [--set k=v ...] [--tag T]
+  local, fedavg, hybrid and hybrid ablations on the step clock; writes bench/results/convergence-<env>-<K>a.{json,md,svg}
+  --env ID            LunarLander-v3 (default) or CartPole-v1
+  --actors K          actors per run (3)        --seeds N     seeds per method (3)
+  --steps N           env steps per actor        --jobs J      runs in parallel (2)
+  --methods a,b       subset of the methods      --eval N      greedy eval episodes (100)
+  --wall yes|no       also one wall-clock hybrid run (yes)
+  --set k=v           config override for every run (repeatable)   --tag T   suffix of the result names`;
+
 async function main() {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
   const { values } = parseArgs({
     options: {
       env: { type: "string", default: "LunarLander-v3" }, actors: { type: "string", default: "3" }, seeds: { type: "string", default: "3" },
