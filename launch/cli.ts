@@ -3,6 +3,8 @@
  * `--config FILE` and `--set key.path=value`. A mistake the user can fix is one line (cause and
  * fix) and exit 2; the stack trace only with --debug.
  */
+import { authInitCli } from "./auth";
+import { redactUrl } from "../transport/nats-auth";
 import { ATTACKS, isAttack } from "../federation/byzantine";
 import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -118,7 +120,7 @@ const COMMANDS: Command[] = [
 ];
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 
-export const USAGE = `usage: fedrl <command> [options]    (fedrl <command> --help for its options)\n${COMMANDS.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`).join("\n")}\n  --version     print the version\nEnvironment: NATS_URL, REDIS_URL select the distributed transports; FEDRL_DEBUG=1 is --debug.`;
+export const USAGE = `usage: fedrl <command> [options]    (fedrl <command> --help for its options)\n${COMMANDS.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`).join("\n")}\n  auth init     NATS identities and permissions for a run (fedrl auth init --help)\n  --version     print the version\nEnvironment: NATS_URL, REDIS_URL select the distributed transports; FEDRL_DEBUG=1 is --debug.`;
 
 function optionsOf(c: Command): Record<string, Opt> {
   return { ...c.options, ...(c.config ? CONFIG_OPTS : {}), ...ALWAYS };
@@ -180,6 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     log(USAGE);
     return 2;
   }
+  // `fedrl auth init …` parses its own options (launch/auth.ts).
+  if (cmd === "auth") return authInitCli(rest);
   const spec = BY_NAME.get(cmd);
   if (!spec) {
     log(`fedrl: unknown command "${cmd}"${cmd.startsWith("-") ? "" : ""}\n${USAGE}`);
@@ -285,7 +289,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!resumed && !process.env.FEDRL_CHILD) exp = newRun(exp, "run");
       const dir = runDirOf(exp);
       if (exp.transport.nats && !process.env.FEDRL_EMBEDDED) {
-        log(`fedrl run: ${exp.mode} on ${exp.env.id}, ${exp.actors.count} actor processes + learner over NATS ${exp.transport.nats}${exp.transport.redis ? ` and Redis ${exp.transport.redis}` : ""}; ${resumed ? "resuming" : "run"} ${dir}/; ${clockNotice(exp)}`);
+        log(`fedrl run: ${exp.mode} on ${exp.env.id}, ${exp.actors.count} actor processes + learner over NATS ${redactUrl(exp.transport.nats)}${exp.transport.redis ? ` and Redis ${redactUrl(exp.transport.redis)}` : ""}; ${resumed ? "resuming" : "run"} ${dir}/; ${clockNotice(exp)}`);
         const { stopped } = await runMultiProcess(exp, { configPath: join(dir, "config.json"), sets: [], log, progress: log, signal: ac.signal });
         updateRecord(exp, { status: stopped ? "stopped" : "finished" });
         return 0;

@@ -50,15 +50,17 @@ describe("monitoring profile (Prometheus + Grafana)", () => {
     expect(jobs["fedrl-actor"]!.dns_sd_configs![0]!.names).to.deep.equal(["actor"]);
   });
 
-  it("the compose override puts Prometheus and Grafana in profile monitoring and turns on --http in the services", () => {
+  it("the compose override puts Prometheus and Grafana in profile monitoring; learner and actors serve --http 9464 (actors keep their replica-index ids)", () => {
     const c = parse(readFileSync("monitoring/compose.yml", "utf8")) as { services: Record<string, any> };
     const s = c.services;
     for (const name of ["prometheus", "grafana"]) expect(s[name].profiles, name).to.deep.equal(["monitoring"]);
     for (const v of [...s.prometheus.volumes, ...s.grafana.volumes] as string[]) expect(existsSync(v.split(":")[0]!), v).to.equal(true);
     expect(s.learner.command.join(" ")).to.match(/--http 9464 --set http\.host=0\.0\.0\.0/);
-    expect(s.actor.entrypoint.join(" ")).to.match(/fedrl\.mjs actor .*--http 9464 --set http\.host=0\.0\.0\.0/);
-    expect(s.actor.ports).to.equal(undefined); // replicas scale; Prometheus finds them by DNS
-    const base = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as { services: Record<string, unknown> };
+    expect(s.actor, "the override leaves the actor service (ids, command) to the base file").to.equal(undefined);
+    const base = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as { services: Record<string, any> };
     for (const name of ["learner", "actor"]) expect(base.services, name).to.have.property(name);
+    expect(base.services.actor.command.join(" ")).to.match(/^actor .*--http 9464 --set http\.host=0\.0\.0\.0/);
+    expect(base.services.actor.command.join(" ")).to.not.match(/--id/); // ids from FEDRL_ACTOR_ID or the replica index
+    expect(base.services.actor.ports).to.equal(undefined); // replicas scale; Prometheus finds them by DNS
   });
 });
