@@ -68,6 +68,8 @@ export class Learner {
   private credit = 0;
   private creditedUpTo = 0;
   updatesSkipped = 0;
+  /** Ticks undone because training made the model non-finite. */
+  nonFiniteTicks = 0;
   /** Time spent filtering batches (ms). */
   filterMs = 0;
   private timer: Timer | null = null;
@@ -176,12 +178,22 @@ export class Learner {
       }
     }
     if ((await replay.size()) < Math.max(config.warmup, config.batchSize)) return;
+    if (n === 0) return;
+    // The global model never becomes non-finite: a tick whose training would make it so is undone.
+    const before = this.d.agent.weights();
     for (let i = 0; i < n; i++) {
       const batch = await replay.sample(config.batchSize);
       this.lastLoss = this.learn(batch).loss;
       this.counters.updates++;
     }
-    if (n > 0) this.d.global.version++;
+    if (!this.d.global.params().every(Number.isFinite)) {
+      this.d.agent.setWeights(before);
+      this.nonFiniteTicks++;
+      this.d.rejected.count("non_finite_training", "learner");
+      this.d.log?.(`learner: ${n} updates made the model non-finite; undone (tick ${this.nonFiniteTicks} so far)`);
+      return;
+    }
+    this.d.global.version++;
   }
 
   async stats() {

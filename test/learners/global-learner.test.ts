@@ -235,3 +235,21 @@ describe("learner version after a crash", () => {
     b.dispose();
   });
 });
+
+describe("learner: a training tick that would make the model non-finite", () => {
+  it("is undone: the global model stays as it was, the version does not move, counted", async () => {
+    const { server, learner, replay, topo } = await setup(undefined, { warmup: 10, updatesPerTick: 5 });
+    const poison = batch(64, 0);
+    poison.rewards.fill(NaN); // straight into the replay: only a bug or a corrupted store could do this
+    await replay.insert(poison);
+    const before = Array.from(server.global.params());
+    const v = server.global.version;
+    await learner.tick();
+    expect(server.global.params().every(Number.isFinite)).to.equal(true);
+    expect(Array.from(server.global.params())).to.deep.equal(before);
+    expect(server.global.version).to.equal(v);
+    expect(learner.nonFiniteTicks).to.equal(1);
+    expect(server.rejected.snapshot().byReason.non_finite_training).to.equal(1);
+    topo.dispose();
+  });
+});
