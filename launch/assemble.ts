@@ -3,6 +3,8 @@
  * (everything in one process), `fedrl learner` (the server side) and `fedrl actor` (one actor).
  * Connections, the clock and metrics sinks are passed in; nodes get only their own config slice.
  */
+import { existsSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { make } from "../envs/index";
 import { VectorEnv } from "../envs/vector";
@@ -29,6 +31,7 @@ import { openReplay } from "../transport/open";
 import { subjectsFor } from "../transport/subjects";
 import { ConfigError, runDirOf, type Experiment } from "./config";
 import { recipeOf, type Recipe } from "./recipes";
+import { AuthInitError, loadIdentities, loadSigningKey, type RegisteredIdentities } from "./auth";
 
 export type Log = (line: string) => void;
 
@@ -78,12 +81,43 @@ export function algorithmOf(exp: Experiment, space: Space) {
   return { builder, actorConfig, learnerConfig, init: builder.initialWeights(space, actorConfig, exp.seed) };
 }
 
+/** The run's identities and signing keys (config auth), or null when auth.identities is unset. */
+export interface RunAuth {
+  identities: RegisteredIdentities;
+  /** The private signing key of `name` (auth.signingKey, else <dir>/<name>.sign.pem). */
+  keyOf(name: string): KeyObject;
+}
+
+export function runAuth(exp: Experiment): RunAuth | null {
+  const path = exp.auth.identities;
+  if (!path) return null;
+  let identities: RegisteredIdentities;
+  try {
+    identities = loadIdentities(path);
+  } catch (e) {
+    throw new ConfigError(`auth.identities: ${(e as Error).message}`);
+  }
+  if (identities.run !== exp.run) throw new ConfigError(`auth.identities: ${path} was generated for run "${identities.run}", this run is "${exp.run}" (fedrl auth init --run ${exp.run})`);
+  return {
+    identities,
+    keyOf(name) {
+      const file = exp.auth.signingKey ?? join(identities.dir, `${name}.sign.pem`);
+      if (!exp.auth.signingKey && !existsSync(file)) throw new ConfigError(`auth: no signing key for ${name} (looked for ${file}; set auth.signingKey to its .sign.pem)`);
+      try {
+        return loadSigningKey(file);
+      } catch (e) {
+        throw new ConfigError(`auth.signingKey: ${e instanceof AuthInitError ? e.message : String(e)}`);
+      }
+    },
+  };
+}
+
 /** The run's replay, opened lazily by assemble (Redis when transport.redis is set, else memory), and what closes it. */
 export function runReplay(exp: Experiment): { open: (space: Space) => Promise<ReplayStore>; opened(): ReplayStore | null; close(): Promise<void> } {
   let handle: Awaited<ReturnType<typeof openReplay>> | null = null;
   return {
     open: async (space) => {
-      handle = await openReplay(exp.transport.redis, { run: exp.run, capacity: exp.learner.replay.capacity, obsDim: space.obsDim, seed: exp.seed + 99, clearOnStart: exp.learner.replay.clearOnStart });
+      handle = await openReplay(exp.transport.redis, { redisCa: exp.auth.redisCa, run: exp.run, capacity: exp.learner.replay.capacity, obsDim: space.obsDim, seed: exp.seed + 99, clearOnStart: exp.learner.replay.clearOnStart });
       return handle.replay;
     },
     opened: () => handle?.replay ?? null,
@@ -153,6 +187,7 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
   if (recipe.actors && !deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
   const subjects = subjectsFor(exp.run);
   const A = exp.actors;
+  const auth = runAuth(exp);
   const actors: Actor[] = [];
   const agents: Agent[] = [];
   let server: Server | null = null;
@@ -160,13 +195,15 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
     // Actors first, so on the step clock their uploads fire before the round that consumes them.
     for (const id of what.actors) {
       const index = actorIndex(exp, id);
+      if (auth && recipe.actors && !auth.identities.actors.has(id)) throw new ConfigError(`actor id ${id} is not registered in ${exp.auth.identities} (the learner would refuse it)`);
+      const signingKey = auth && recipe.actors ? auth.keyOf(id) : undefined;
       const s = seedOf(exp, index);
       const agent = builder.makeAgent(space, actorConfig, s.agent, init);
       agents.push(agent);
       const ra = recipe.actors;
       let links = ra && deps.bus ? {
-        uplink: new BusUplink(deps.bus, subjects, id, exp.env.id, { delivery: ra.shipTransitions ? A.delivery : "publish", window: A.window, maxQueued: A.maxQueuedBatches, ackTimeoutMs: A.ackTimeoutMs, log: deps.log }) as Uplink,
-        downlink: new BusDownlink(deps.bus, subjects, agent.layout(), (l) => deps.log(`${id}: ${l}`)) as Downlink,
+        uplink: new BusUplink(deps.bus, subjects, id, exp.env.id, { delivery: ra.shipTransitions ? A.delivery : "publish", window: A.window, maxQueued: A.maxQueuedBatches, ackTimeoutMs: A.ackTimeoutMs, log: deps.log, signingKey }) as Uplink,
+        downlink: new BusDownlink(deps.bus, subjects, agent.layout(), (l) => deps.log(`${id}: ${l}`), Date.now, { verifyKey: auth?.identities.learnerKey ?? undefined }) as Downlink,
       } : null;
       const attack = attackOf(exp, index, what.byzantine);
       if (links && attack) links = byzantineLinks(links.uplink, links.downlink, { attack, scale: A.byzantine.scale, seed: s.agent * 7919 + 13, actionCount: space.actionCount });
@@ -185,7 +222,7 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
       });
       actors.push(actor);
     }
-    if (what.server && (recipe.learner || recipe.aggregation)) server = await assembleServer(exp, deps, recipe, builder, space, learnerConfig, init, what.checkpoints ?? false);
+    if (what.server && (recipe.learner || recipe.aggregation)) server = await assembleServer(exp, deps, recipe, builder, space, learnerConfig, init, what.checkpoints ?? false, auth);
   } catch (e) {
     for (const a of agents) a.dispose();
     throw e;
@@ -203,13 +240,19 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
   };
 }
 
-async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space & { bounds?: EnvBounds }, learnerConfig: unknown, init: Float32Array, checkpoints: boolean): Promise<Server> {
+async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space & { bounds?: EnvBounds }, learnerConfig: unknown, init: Float32Array, checkpoints: boolean, auth: RunAuth | null): Promise<Server> {
   if (!deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
   const rejected = new RejectionCounter();
   const subjects = subjectsFor(exp.run);
   const agent = recipe.learner ? builder.makeAgent(space, learnerConfig, exp.seed * 1000, init) : null;
   const global = new GlobalState(agent ?? new WeightsStore(builder.layout(space, learnerConfig), builder.shipped, init), builder.shipped);
-  const link = new BusServerLink(deps.bus, subjects, { obsDim: space.obsDim, actionCount: space.actionCount, layout: global.holder.layout(), maxMessageBytes: exp.learner.maxMessageBytes, rejected, log: deps.log });
+  const signingKey = auth ? auth.keyOf("learner") : undefined;
+  if (auth) deps.log(`auth: ${auth.identities.actors.size} registered actor identities (${exp.auth.identities}); others are refused, global models signed`);
+  else deps.log("auth: auth.identities not set, any actor id on the bus is accepted as a client and nothing is signed (docs/security.md)");
+  const link = new BusServerLink(deps.bus, subjects, {
+    obsDim: space.obsDim, actionCount: space.actionCount, layout: global.holder.layout(), maxMessageBytes: exp.learner.maxMessageBytes, rejected, log: deps.log,
+    rate: exp.learner.rate, identities: auth?.identities.actors, signingKey,
+  });
   const L = exp.learner;
   const metrics = deps.metrics(recipe.learner ? "learner" : "aggregator");
   let learner: Learner | null = null;

@@ -12,9 +12,22 @@
  * config). The cost: adding or revoking an identity is an edit of the config and a reload
  * (`nats-server --signal reload`), not a JWT push. The client also accepts `.creds` files
  * (NATS_CREDS) for deployments that run operator mode.
+ *
+ * Message signing keys (Ed25519, node:crypto): every identity also gets a signing key pair; the
+ * public half goes into identities.json (`signingKey`, base64url of the raw 32 bytes), the private
+ * half into `<name>.sign.pem` (PKCS#8, mode 0600). The learner signs every global model, each actor
+ * signs its weights uploads; with `auth.identities` set, actors verify the learner's signature and
+ * the learner verifies each actor's against its registered key. Ed25519 rather than an HMAC with a
+ * per-identity secret: the verifier needs only public keys (identities.json stays secret-free and
+ * can be shipped to every site), and a compromised learner host cannot forge an actor's uploads.
+ *
+ * Redis: redis-users.acl (an ACL file for `aclfile`, passwords stored as SHA-256 only) with a
+ * `learner` user limited to the run's replay keys and an `admin`; the learner's password is in
+ * `learner.redis-password` (0600). The default user is disabled.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createNkeyUser, natsPermissionsFor, NATS_AUTH_ENV, type NatsPermissions, type NatsRole } from "../transport/nats-auth";
 import { assertToken, subjectsFor } from "../transport/subjects";
@@ -36,12 +49,18 @@ export interface Identity {
   publicKey: string;
   /** Absolute path of the seed file (the secret). */
   seedFile: string;
+  /** Ed25519 public key for message signatures (base64url of the raw 32 bytes). */
+  signingKey: string;
+  /** Absolute path of the private signing key (PKCS#8 PEM, mode 0600). */
+  signingKeyFile: string;
 }
 
 export interface AuthInitResult {
   config: string;
   usage: string;
   identities: Identity[];
+  /** Redis ACL file (learner and admin users; passwords hashed). */
+  redisAcl: string;
 }
 
 export class AuthInitError extends Error {
@@ -119,7 +138,87 @@ Other NATS connection settings every component understands (all optional, never 
   NATS_CREDS      a .creds file (operator/JWT mode) instead of NATS_NKEY
   NATS_USER/NATS_PASSWORD, NATS_TOKEN   password or token auth (also nats://user:pass@host in NATS_URL)
   NATS_CA         PEM of a private CA for tls:// servers; NATS_CERT + NATS_KEY: client certificate
+
+Message signatures (Ed25519): every component sets the config key auth.identities to this
+directory's identities.json (e.g. --set auth.identities=${join(out, "identities.json")}); its own private key
+<name>.sign.pem is then found next to it (or set auth.signingKey to its path). Ship each site only
+identities.json (public) and its own .nk and .sign.pem. The learner then signs every global model,
+actors refuse unsigned or forged ones, and the learner counts only the actors listed in
+identities.json as clients, each upload verified with that actor's key.
+
+Redis: start redis-server with "aclfile ${join(out, "redis-users.acl")}" (default user disabled);
+the learner connects as user "learner" (only its run's keys fedrl:{${run}}:*):
+  REDIS_URL=redis://redis.example:6379 REDIS_USER=learner REDIS_PASSWORD="$(cat ${join(out, "learner.redis-password")})"
+  (add REDIS_CA=<ca.pem> with a rediss:// URL for TLS). admin.redis-password is for ops.
 `;
+}
+
+/**
+ * Commands the learner's Redis user may run: the replay's (HSETNX/HGETALL/GET/HMGET/HDEL/DEL, the
+ * insert script via EVALSHA/EVAL with INCRBY/HSET inside) and what ioredis sends on connect (INFO
+ * for its ready check, PING, CLIENT SETNAME). Keys: only fedrl:{run}:* (the run's hash tag).
+ */
+export const REDIS_LEARNER_COMMANDS = ["ping", "info", "client|setname", "client|getname", "select", "hsetnx", "hgetall", "hmget", "hset", "hdel", "get", "incrby", "del", "exists", "type", "evalsha", "eval", "script|load", "script|exists"];
+
+/** ACL rules of the run's Redis users (`aclfile`); the passwords appear only as SHA-256. */
+export function redisAclText(run: string, passwords: { learner: string; admin: string }): string {
+  const sha = (p: string) => createHash("sha256").update(p).digest("hex");
+  return [
+    "user default off nopass -@all",
+    `user learner on #${sha(passwords.learner)} resetkeys ~fedrl:{${run}}:* resetchannels -@all ${REDIS_LEARNER_COMMANDS.map((c) => `+${c}`).join(" ")}`,
+    `user admin on #${sha(passwords.admin)} ~* &* +@all`,
+    "",
+  ].join("\n");
+}
+
+/** A component's view of identities.json: registered actors and their public signing keys, the learner's. */
+export interface RegisteredIdentities {
+  run: string;
+  /** Directory of identities.json (default place of the private key files). */
+  dir: string;
+  /** Actor id → its Ed25519 public key (null when the file lists none). */
+  actors: Map<string, KeyObject | null>;
+  learnerKey: KeyObject | null;
+}
+
+function publicSigningKey(x: unknown, where: string): KeyObject | null {
+  if (x === undefined || x === null) return null;
+  if (typeof x !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(x)) throw new AuthInitError(`${where}: signingKey must be base64url of 32 bytes`);
+  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x }, format: "jwk" });
+}
+
+/** Reads identities.json (written by authInit). Throws AuthInitError naming the file on anything malformed. */
+export function loadIdentities(path: string): RegisteredIdentities {
+  const file = resolve(path);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new AuthInitError(`cannot read identities ${file}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const o = raw as { run?: unknown; identities?: unknown };
+  if (typeof o?.run !== "string" || !Array.isArray(o.identities)) throw new AuthInitError(`${file}: expected { run, identities: [...] } (fedrl auth init writes it)`);
+  const actors = new Map<string, KeyObject | null>();
+  let learnerKey: KeyObject | null = null;
+  for (const [i, e] of (o.identities as { name?: unknown; role?: unknown; signingKey?: unknown }[]).entries()) {
+    if (typeof e?.name !== "string" || typeof e.role !== "string") throw new AuthInitError(`${file}: identities[${i}] needs a name and a role`);
+    const key = publicSigningKey(e.signingKey, `${file}: ${e.name}`);
+    if (e.role === "actor") actors.set(e.name, key);
+    else if (e.role === "learner") learnerKey = key;
+  }
+  return { run: o.run, dir: dirname(file), actors, learnerKey };
+}
+
+/** Reads an Ed25519 private key (PEM) from `path`; the error names the path, never the content. */
+export function loadSigningKey(path: string): KeyObject {
+  let k: KeyObject;
+  try {
+    k = createPrivateKey(readFileSync(path));
+  } catch (e) {
+    throw new AuthInitError(`cannot read signing key ${path}: ${(e as NodeJS.ErrnoException).code ?? "not a PEM private key"}`);
+  }
+  if (k.asymmetricKeyType !== "ed25519") throw new AuthInitError(`signing key ${path} is ${k.asymmetricKeyType}, expected ed25519`);
+  return k;
 }
 
 /** Generates the run's identities into `o.out`. */
@@ -145,7 +244,7 @@ export function authInit(o: AuthInitOptions): AuthInitResult {
     if (names.has(r.name)) throw new AuthInitError(`identity name "${r.name}" would be used twice (choose another --id-prefix)`);
     names.add(r.name);
   }
-  const withKeys = roles.map((r) => ({ ...r, ...createNkeyUser() }));
+  const withKeys = roles.map((r) => ({ ...r, ...createNkeyUser(), sign: generateKeyPairSync("ed25519") }));
   const config = serverConfig(o.run, withKeys);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const identities: Identity[] = withKeys.map((k) => {
@@ -153,19 +252,32 @@ export function authInit(o: AuthInitOptions): AuthInitResult {
     // Created 0600 (and chmod for a file that already existed with other bits).
     writeFileSync(seedFile, `${k.seed}\n`, { mode: 0o600 });
     chmodSync(seedFile, 0o600);
-    return { name: k.name, role: k.role.kind, publicKey: k.publicKey, seedFile };
+    const signingKeyFile = join(out, `${k.name}.sign.pem`);
+    writeFileSync(signingKeyFile, k.sign.privateKey.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
+    chmodSync(signingKeyFile, 0o600);
+    return { name: k.name, role: k.role.kind, publicKey: k.publicKey, seedFile, signingKey: k.sign.publicKey.export({ format: "jwk" }).x!, signingKeyFile };
   });
   writeFileSync(configPath, config, { mode: 0o644 });
-  writeFileSync(join(out, "identities.json"), `${JSON.stringify({ run: o.run, identities: identities.map((i) => ({ name: i.name, role: i.role, publicKey: i.publicKey, seedFile: `${i.name}.nk` })) }, null, 2)}\n`);
+  writeFileSync(join(out, "identities.json"), `${JSON.stringify({ run: o.run, identities: identities.map((i) => ({ name: i.name, role: i.role, publicKey: i.publicKey, seedFile: `${i.name}.nk`, signingKey: i.signingKey, signingKeyFile: `${i.name}.sign.pem` })) }, null, 2)}\n`);
+  const redisAcl = join(out, "redis-users.acl");
+  const passwords = { learner: randomBytes(24).toString("base64url"), admin: randomBytes(24).toString("base64url") };
+  writeFileSync(redisAcl, redisAclText(o.run, passwords), { mode: 0o644 });
+  for (const [name, pw] of Object.entries(passwords)) {
+    const f = join(out, `${name}.redis-password`);
+    writeFileSync(f, `${pw}\n`, { mode: 0o600 });
+    chmodSync(f, 0o600);
+  }
   const usage = usageText(o.run, out, identities);
   writeFileSync(join(out, "USAGE.txt"), usage);
-  return { config: configPath, usage: join(out, "USAGE.txt"), identities };
+  return { config: configPath, usage: join(out, "USAGE.txt"), identities, redisAcl };
 }
 
 const HELP = `usage: fedrl auth init --run RUN --actors N --out DIR [--id-prefix PREFIX] [--force]
   Generates NATS identities for one run: a nats-server config (nkey users with per-identity
   permissions), one seed file per identity (mode 0600): <PREFIX>-0..N-1, learner, admin, and
-  DIR/USAGE.txt saying which env vars (NATS_URL, NATS_NKEY) each component sets.
+  DIR/USAGE.txt saying which env vars (NATS_URL, NATS_NKEY) each component sets; an Ed25519
+  message-signing key per identity (<name>.sign.pem, 0600; public halves in identities.json) and a
+  Redis ACL file (redis-users.acl: learner user on the run's keys only, admin; passwords 0600).
   --run RUN            the run name (config 'run'; letters, digits, '_' or '-')
   --actors N           how many actor identities
   --out DIR            where the files go (created, mode 0700)

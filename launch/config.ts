@@ -78,6 +78,14 @@ export const ExperimentSchema = z.strictObject({
     replayRatio: z.number().nonnegative().max(64).default(0),
     /** Publish the global model this often. */
     publish: period(5_000, 1_000),
+    /**
+     * Per-actor rate limits at the learner's link (token buckets; 0 = off): a batch over either is
+     * answered RETRY (the actor backs off), weights over it are dropped; counted rate_limited.
+     */
+    rate: z.strictObject({
+      messagesPerSec: z.number().nonnegative().default(0),
+      bytesPerSec: z.number().nonnegative().default(0),
+    }).prefault({}),
     /** Largest message (wire bytes, and inflated body) the learner accepts. */
     maxMessageBytes: z.number().int().min(1024).default(4 << 20),
     /** Start training once the replay holds this many transitions. */
@@ -144,6 +152,19 @@ export const ExperimentSchema = z.strictObject({
     nats: z.string().optional(),
     /** Redis URL; env REDIS_URL wins. Unset (and no env) = in-memory replay. */
     redis: z.string().optional(),
+  }).prefault({}),
+  /** Identities and keys from `fedrl auth init` (docs/security.md). */
+  auth: z.strictObject({
+    /**
+     * Path of identities.json. Set: the learner signs global models and counts only the listed
+     * actors as clients (their weights verified with their keys); actors refuse global models not
+     * signed by the listed learner. Unset: any actor id on the bus is a client, nothing is signed.
+     */
+    identities: z.string().min(1).optional(),
+    /** This component's private signing key (PEM); default <dir of identities.json>/<name>.sign.pem. */
+    signingKey: z.string().min(1).optional(),
+    /** PEM of a CA for rediss:// (env REDIS_CA wins). */
+    redisCa: z.string().min(1).optional(),
   }).prefault({}),
   budget: z.strictObject({
     /** Env steps per actor (0 = unlimited). */

@@ -11,7 +11,14 @@
  * Decoding validates everything before returning: frame, checksum, size limits, schema, column
  * sizes against n and obsDim, finiteness, id syntax, layout hash. Failures throw CodecError with
  * a reason code; callers catch, count and drop. No half-built object ever escapes.
+ *
+ * Signatures (weights and global model): an optional `sig` field (bin, 64 bytes) holds an Ed25519
+ * signature over signedBytes(): a domain tag, the kind, the message's scalar fields and the exact
+ * params bytes, so a frame altered anywhere that matters (and its CRC recomputed) no longer
+ * verifies. The field is absent when the sender has no key; the wire version stays 2 (an older
+ * decoder ignores the extra map key). Whether a signature is required is the receiver's policy.
  */
+import { sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
 import { Packr } from "msgpackr";
 import { deflateSync, Inflate } from "fflate";
 import { crc32 } from "./crc32";
@@ -50,6 +57,8 @@ export interface TransitionMessage {
 
 export interface WeightsMessage {
   actor: string;
+  /** Ed25519 signature over signedWeightsBytes() (absent when unsigned). */
+  sig?: Uint8Array;
   /** The sender's model version (its local update count or the global version it last merged). */
   version: number;
   /** Environment samples behind these weights (FedAvg weighting). */
@@ -60,6 +69,8 @@ export interface WeightsMessage {
 }
 
 export interface GlobalModelMessage {
+  /** Ed25519 signature over signedGlobalBytes() (absent when unsigned). */
+  sig?: Uint8Array;
   version: number;
   round: number;
   ts: number;
@@ -299,6 +310,47 @@ export function decodeTransitions(bytes: Uint8Array, expect: TransitionExpectati
   return { actor, env, seq, ts, batch: { n, obsDim: d, obs, actions, rewards, nextObs, terminated, truncated } };
 }
 
+// ---------- signatures ----------
+
+const SIG_BYTES = 64;
+const enc = new TextEncoder();
+
+function signedBytes(tag: string, scalars: (number | string)[], layoutHashStr: string, params: Float32Array): Uint8Array {
+  const head = enc.encode(`${tag}\n${scalars.map(String).join("\n")}\n${layoutHashStr}\n`);
+  const body = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+/** What a weights signature covers: actor, version, samples, ts, layout hash, the params bytes. */
+export function signedWeightsBytes(m: Omit<WeightsMessage, "sig">): Uint8Array {
+  return signedBytes("fedrl-weights-v2", [m.actor, m.version, m.samples, m.ts], m.layout.hash, m.params);
+}
+/** What a global-model signature covers: version, round, ts, layout hash, the params bytes. */
+export function signedGlobalBytes(m: Omit<GlobalModelMessage, "sig">): Uint8Array {
+  return signedBytes("fedrl-global-v2", [m.version, m.round, m.ts], m.layout.hash, m.params);
+}
+/** Ed25519 signature (64 bytes). */
+export function signBytes(data: Uint8Array, key: KeyObject): Uint8Array {
+  return new Uint8Array(edSign(null, data, key));
+}
+/** True when `sig` is a valid Ed25519 signature of `data` under `key` (never throws). */
+export function verifyBytes(data: Uint8Array, sig: Uint8Array | undefined, key: KeyObject): boolean {
+  if (!sig || sig.length !== SIG_BYTES) return false;
+  try {
+    return edVerify(null, data, key, sig);
+  } catch {
+    return false;
+  }
+}
+function sigField(o: Record<string, unknown>): Uint8Array | undefined {
+  const v = o.sig;
+  if (v === undefined || v === null) return undefined;
+  if (!(v instanceof Uint8Array) || v.length !== SIG_BYTES) throw new CodecError("schema", `sig must be ${SIG_BYTES} bytes of binary`);
+  return v;
+}
+
 // ---------- weights / global model ----------
 
 function checkParams(o: Record<string, unknown>, layout: ParamLayout): Float32Array {
@@ -307,11 +359,14 @@ function checkParams(o: Record<string, unknown>, layout: ParamLayout): Float32Ar
   return params;
 }
 
-export function encodeWeights(m: WeightsMessage): Uint8Array {
+/** Encodes weights; with `key`, signs them (the message's own `sig` is used otherwise). */
+export function encodeWeights(m: WeightsMessage, key?: KeyObject): Uint8Array {
   if (m.params.length !== layoutSize(m.layout.entries)) throw new CodecError("size_mismatch", "params length does not match layout");
+  const sig = key ? signBytes(signedWeightsBytes(m), key) : m.sig;
   const body = packr.pack({
     actor: m.actor, version: m.version, samples: m.samples, ts: m.ts,
     layout: { entries: m.layout.entries, hash: m.layout.hash }, params: f32Bytes(m.params),
+    ...(sig ? { sig } : {}),
   });
   return frame(Kind.Weights, body, false);
 }
@@ -322,16 +377,20 @@ export function decodeWeights(bytes: Uint8Array, expected?: ParamLayout, limits:
   const version = uint(o, "version");
   const samples = uint(o, "samples");
   const ts = num(o, "ts");
+  const sig = sigField(o);
   const layout = parseLayout(o.layout, limits);
   checkLayoutAgainst(layout, expected);
-  return { actor, version, samples, ts, layout, params: checkParams(o, layout) };
+  return { actor, version, samples, ts, layout, params: checkParams(o, layout), ...(sig ? { sig } : {}) };
 }
 
-export function encodeGlobal(m: GlobalModelMessage): Uint8Array {
+/** Encodes a global model; with `key`, signs it (the message's own `sig` is used otherwise). */
+export function encodeGlobal(m: GlobalModelMessage, key?: KeyObject): Uint8Array {
   if (m.params.length !== layoutSize(m.layout.entries)) throw new CodecError("size_mismatch", "params length does not match layout");
+  const sig = key ? signBytes(signedGlobalBytes(m), key) : m.sig;
   const body = packr.pack({
     version: m.version, round: m.round, ts: m.ts,
     layout: { entries: m.layout.entries, hash: m.layout.hash }, params: f32Bytes(m.params),
+    ...(sig ? { sig } : {}),
   });
   return frame(Kind.Global, body, false);
 }
@@ -341,7 +400,8 @@ export function decodeGlobal(bytes: Uint8Array, expected?: ParamLayout, limits: 
   const version = uint(o, "version");
   const round = uint(o, "round");
   const ts = num(o, "ts");
+  const sig = sigField(o);
   const layout = parseLayout(o.layout, limits);
   checkLayoutAgainst(layout, expected);
-  return { version, round, ts, layout, params: checkParams(o, layout) };
+  return { version, round, ts, layout, params: checkParams(o, layout), ...(sig ? { sig } : {}) };
 }

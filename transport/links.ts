@@ -2,12 +2,13 @@
  * Uplink, Downlink and ServerLink over a Bus: the wire codec, the run's subjects, acknowledged
  * delivery (Outbox) and the server's retry dedupe. Works the same on the in-process bus and NATS.
  */
+import type { KeyObject } from "node:crypto";
 import type { Bus, Subscription } from "../core/bus";
 import type { TransitionBatch } from "../core/batch";
 import { CodecError, RejectionCounter } from "../core/errors";
 import type { BatchHandler, Downlink, GlobalModel, ServerLink, ServerLinkStats, Uplink, UplinkStats, WeightsHandler, WeightsUpload } from "../core/links";
 import type { ParamLayout } from "../core/params";
-import { DEFAULT_LIMITS, decodeGlobal, decodeTransitions, decodeWeights, encodeGlobal, encodeTransitions, encodeWeights, type CodecLimits } from "./codec";
+import { DEFAULT_LIMITS, decodeGlobal, decodeTransitions, decodeWeights, encodeGlobal, encodeTransitions, encodeWeights, signedGlobalBytes, signedWeightsBytes, verifyBytes, type CodecLimits } from "./codec";
 import { Outbox } from "./outbox";
 import { TRANSITION_REPLY as REPLY, type Subjects } from "./subjects";
 
@@ -18,6 +19,8 @@ export interface UplinkOptions {
   maxQueued: number;
   ackTimeoutMs: number;
   log?: (line: string) => void;
+  /** The actor's Ed25519 private key: weights uploads are signed with it (the learner verifies). */
+  signingKey?: KeyObject;
 }
 
 export class BusUplink implements Uplink {
@@ -26,7 +29,9 @@ export class BusUplink implements Uplink {
   private bytesSent = 0;
   private weightsSent = 0;
   private readonly outbox: Outbox | null;
+  private readonly signingKey: KeyObject | undefined;
   constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly actor: string, private readonly env: string, o: UplinkOptions) {
+    this.signingKey = o.signingKey;
     this.outbox = o.delivery === "ack" ? new Outbox(bus, { window: o.window, maxQueued: o.maxQueued, timeoutMs: o.ackTimeoutMs, log: (l) => o.log?.(`${actor}: ${l}`) }) : null;
   }
   sendTransitions(batch: TransitionBatch): void {
@@ -37,7 +42,7 @@ export class BusUplink implements Uplink {
     this.bytesSent += bytes.length;
   }
   sendWeights(w: WeightsUpload): void {
-    const bytes = encodeWeights({ actor: this.actor, version: w.version, samples: w.samples, ts: Date.now(), layout: w.layout, params: w.params });
+    const bytes = encodeWeights({ actor: this.actor, version: w.version, samples: w.samples, ts: Date.now(), layout: w.layout, params: w.params }, this.signingKey);
     this.bus.publish(this.subjects.weights(this.actor), bytes);
     this.weightsSent++;
     this.bytesSent += bytes.length;
@@ -65,12 +70,21 @@ export class BusUplink implements Uplink {
  */
 export const MAX_VERSION_RATE = 1000;
 
+export interface DownlinkOptions {
+  /**
+   * The learner's Ed25519 public key. When set, a global model must carry a valid signature by it
+   * (over the params bytes, version, round, ts and layout): unsigned or badly signed ones are
+   * refused and counted "bad_signature", before any other check.
+   */
+  verifyKey?: KeyObject;
+}
+
 export class BusDownlink implements Downlink {
   readonly rejected = new RejectionCounter();
   private sub: Subscription | null = null;
   private watch: { stop(): void } | null = null;
   private last: { version: number; at: number } | null = null;
-  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly layout: ParamLayout, private readonly log: (line: string) => void = () => {}, private readonly now: () => number = Date.now) {}
+  constructor(private readonly bus: Bus, private readonly subjects: Subjects, private readonly layout: ParamLayout, private readonly log: (line: string) => void = () => {}, private readonly now: () => number = Date.now, private readonly opts: DownlinkOptions = {}) {}
   async subscribe(cb: (g: GlobalModel) => void): Promise<void> {
     const on = (data: Uint8Array) => {
       let g;
@@ -80,6 +94,12 @@ export class BusDownlink implements Downlink {
         if (!(e instanceof CodecError)) throw e;
         this.rejected.count(e.reason, "global");
         this.log(`rejected global model: ${e.message}`);
+        return;
+      }
+      const key = this.opts.verifyKey;
+      if (key && !verifyBytes(signedGlobalBytes(g), g.sig, key)) {
+        this.rejected.count("bad_signature", "global");
+        this.log(`rejected global model: ${g.sig ? "signature does not verify with the learner's key" : "unsigned (a learner key is configured)"} (version ${g.version})`);
         return;
       }
       const t = this.now();
@@ -116,6 +136,15 @@ export interface ServerLinkOptions {
    */
   rate?: { messagesPerSec: number; bytesPerSec: number; burstSeconds?: number };
   log?: (line: string) => void;
+  /**
+   * Registered actor identities (auth.identities): id → its Ed25519 public signing key (null: no
+   * key registered). When set, only these ids are clients: batches and weights from any other id
+   * are refused and counted "unregistered" before any decoding; weights from an id with a key must
+   * carry its valid signature ("bad_signature" otherwise). Unset: any id on the bus is a client.
+   */
+  identities?: ReadonlyMap<string, KeyObject | null>;
+  /** The learner's Ed25519 private key: every published global model is signed with it. */
+  signingKey?: KeyObject;
 }
 
 /** Token buckets per sender (at most MAX_SENDERS, least recently used dropped). */
@@ -180,6 +209,10 @@ export class BusServerLink implements ServerLink {
     this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
       while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
       const actor = lastTail(m.subject);
+      if (!this.registered(actor)) {
+        m.respond?.(REJECTED);
+        return;
+      }
       if (this.limiter && !this.limiter.take(actor, m.data.length)) {
         this.o.rejected.count("rate_limited", actor);
         m.respond?.(RETRY);
@@ -198,9 +231,17 @@ export class BusServerLink implements ServerLink {
     }, { maxPending: 1000 }));
     this.subs.push(bus.subscribe(subjects.allWeights, (m) => {
       const actor = lastTail(m.subject);
+      if (!this.registered(actor)) return;
       if (this.limiter && !this.limiter.take(`w:${actor}`, m.data.length)) return this.o.rejected.count("rate_limited", actor);
       this.onWeights(actor, m.data, onWeights);
     }, { maxPending: 1000 }));
+  }
+
+  /** True when `actor` may be a client (always, without registered identities); counts "unregistered" otherwise. */
+  private registered(actor: string): boolean {
+    if (!this.o.identities || this.o.identities.has(actor)) return true;
+    this.o.rejected.count("unregistered", actor);
+    return false;
   }
 
   /** Decode, validate, dedupe, hand over. False when rejected. */
@@ -256,11 +297,16 @@ export class BusServerLink implements ServerLink {
       this.o.rejected.count("bad_id", actor);
       return;
     }
+    const key = this.o.identities?.get(actor);
+    if (key && !verifyBytes(signedWeightsBytes(w), w.sig, key)) {
+      this.o.rejected.count("bad_signature", actor);
+      return;
+    }
     onWeights(actor, { version: w.version, samples: w.samples, layout: w.layout, params: w.params });
   }
 
   async publishGlobal(g: GlobalModel): Promise<void> {
-    const bytes = encodeGlobal({ version: g.version, round: g.round, ts: Date.now(), layout: g.layout, params: g.params });
+    const bytes = encodeGlobal({ version: g.version, round: g.round, ts: Date.now(), layout: g.layout, params: g.params }, this.o.signingKey);
     this.bus.publish(this.subjects.global, bytes);
     await (await this.bus.lastValues(this.subjects.bucket)).put("global", bytes);
     this.published++;
