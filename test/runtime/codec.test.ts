@@ -8,8 +8,9 @@ import fc from "fast-check";
 import { pack, unpack } from "msgpackr";
 import {
   encodeTransitions, decodeTransitions, encodeWeights, decodeWeights, encodeGlobal, decodeGlobal,
-  DEFAULT_LIMITS, WIRE_VERSION, type TransitionMessage,
+  DEFAULT_LIMITS, WIRE_VERSION, type TransitionMessage, signedGlobalBytes, signedWeightsBytes, verifyBytes,
 } from "../../transport/codec";
+import { generateKeyPairSync } from "node:crypto";
 import { CodecError } from "../../core/errors";
 import { makeLayout } from "../../core/params";
 import type { TransitionBatch } from "../../core/batch";
@@ -119,6 +120,26 @@ describe("codec", () => {
       bytes[pos % bytes.length]! ^= 1 << bit;
       expect(reason(() => decodeWeights(bytes))).to.be.a("string");
     }), { numRuns: 200 });
+  });
+
+  it("a flipped bit with a recomputed CRC is refused by the signature (signed weights and global model)", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    fc.assert(fc.property(paramsArb, fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), (params, pos, bit, global) => {
+      const bytes = (global
+        ? encodeGlobal({ version: 9, round: 2, ts: 1, layout, params }, privateKey)
+        : encodeWeights({ actor: "a1", version: 1, samples: 1, ts: 1, layout, params }, privateKey)).slice();
+      bytes[12 + (pos % (bytes.length - 12))]! ^= 1 << bit;
+      new DataView(bytes.buffer).setUint32(8, crc32(bytes.subarray(12)), true);
+      let ok: boolean;
+      try {
+        ok = global ? ((g) => verifyBytes(signedGlobalBytes(g), g.sig, publicKey))(decodeGlobal(bytes, layout))
+          : ((w) => verifyBytes(signedWeightsBytes(w), w.sig, publicKey))(decodeWeights(bytes, layout));
+      } catch (e) {
+        expect(e).to.be.instanceOf(CodecError); // refused by the codec already
+        return;
+      }
+      expect(ok).to.equal(false);
+    }), { numRuns: 300 });
   });
 
   it("rejects oversized payloads and inflation beyond the limit", () => {
