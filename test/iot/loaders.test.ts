@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvRecordParser, readCsv, readCsvSync } from "../../envs/iot/csv";
+import { readCsv, readCsvSync } from "../../envs/iot/csv";
 import { loadDataset, loadDatasetSync, normaliseHeader } from "../../envs/iot/loaders";
 import { familyOf, normaliseLabel, CIC_IDS2017 } from "../../envs/iot/families";
 import { MinMaxScaler } from "../../envs/iot/traffic";
@@ -20,10 +20,32 @@ describe("IoT CSV parser", () => {
     for await (const r of readCsv(path)) got.push(r);
     expect(got).to.deep.equal(want);
     expect([...readCsvSync(path)]).to.deep.equal(want);
-    const p = new CsvRecordParser();
-    expect(p.push('1,"open')).to.equal(null);
-    expect(p.pending).to.equal(true);
-    expect(p.push('still",2')).to.deep.equal(["1", "open\nstill", "2"]);
+    // records and multi-byte characters split across the synchronous reader's chunks
+    for (const chunk of [1, 2, 3, 7]) expect([...readCsvSync(path, chunk)], `chunk ${chunk}`).to.deep.equal(want);
+  });
+
+  it("keeps the old reader's quirks: blank lines, ragged rows, literal quotes, mixed line ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotcsv-"));
+    const path = join(dir, "r.csv");
+    writeFileSync(path, 'h1,h2,h3\n\nWeb Attack \u2013 XSS,2\r\na"b,c,d,e\n"x","é\r\nz"');
+    const want = [["h1", "h2", "h3"], [""], ["Web Attack \u2013 XSS", "2"], ['a"b', "c", "d", "e"], ["x", "é\r\nz"]];
+    const got: string[][] = [];
+    for await (const r of readCsv(path)) got.push(r);
+    expect(got).to.deep.equal(want);
+    expect([...readCsvSync(path, 5)]).to.deep.equal(want);
+  });
+
+  it("a file ending inside a quoted field is an error naming the file (both readers)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "iotcsv-"));
+    const path = join(dir, "open.csv");
+    writeFileSync(path, 'a,b\n1,"open\nstill');
+    expect(() => [...readCsvSync(path)]).to.throw(`${path}: file ends inside a quoted field`);
+    let err: Error | null = null;
+    try { for await (const _ of readCsv(path)) { /* drain */ } } catch (e) { err = e as Error; }
+    expect(err?.message).to.equal(`${path}: file ends inside a quoted field`);
+    let missing: NodeJS.ErrnoException | null = null;
+    try { for await (const _ of readCsv(join(dir, "nope.csv"))) { /* drain */ } } catch (e) { missing = e as NodeJS.ErrnoException; }
+    expect(missing?.code).to.equal("ENOENT");
   });
 });
 
