@@ -62,9 +62,15 @@ export async function connectRedis(url: string, o: RedisConnectOptions = {}, env
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let last = "";
   let connected = false;
+  let firstError = "";
   r.on("error", (e: Error) => {
     const msg = (e?.message ?? String(e)).split("\n")[0]!;
-    if (!connected || msg === last) return; // before the first connect the throw below says it
+    if (!connected) {
+      // before the first connect the throw below says it (ioredis's own rejection is often just "Connection is closed.")
+      firstError ||= msg;
+      return;
+    }
+    if (msg === last) return;
     last = msg;
     log(`redis ${shown}: ${msg}`);
   });
@@ -74,7 +80,8 @@ export async function connectRedis(url: string, o: RedisConnectOptions = {}, env
     connected = true;
   } catch (e) {
     r.disconnect();
-    throw new Error(`cannot connect to Redis at ${shown}: ${((e as Error).message ?? String(e)).split("\n")[0]}`);
+    const own = ((e as Error).message ?? String(e)).split("\n")[0]!;
+    throw new Error(`cannot connect to Redis at ${shown}: ${firstError && /connection is closed/i.test(own) ? firstError : own}`);
   }
   return r;
 }
