@@ -14,6 +14,8 @@
  * The figures are printed; docs/results.md ("Fault tolerance") records a run of them.
  */
 import { expect } from "chai";
+import { Kvm } from "@nats-io/kv";
+import { subjectsFor } from "../../transport/subjects";
 import { FaultRun, sleep, type Audit } from "./harness";
 
 interface Figure {
@@ -72,6 +74,7 @@ describe("fault suite: kill -9 mid-run of learner, Redis, NATS, an actor (own se
     await r.start();
     await r.startComponents();
     await r.midRun(KILL_AFTER_MS);
+    const versionAtKill = Number(r.obs.heartbeats.get("learner")?.version ?? 0);
     await r.kill9(r.learner!);
     const ackedAtKill = r.obs.acked();
     await sleep(RESTART_AFTER_MS);
@@ -90,6 +93,8 @@ describe("fault suite: kill -9 mid-run of learner, Redis, NATS, an actor (own se
     expect(a.cursor + a.evicted, "replay inserts vs acked rows").to.be.at.least(a.acked);
     expect(a.delivery.acked, "the actors' own count").to.equal(a.acked);
     expect(a.delivery.retries, "the outage was retried").to.be.greaterThan(0);
+    // The restarted learner's versions continue above the old ones, so the actors take its models.
+    for (const i of [0, 1]) expect(r.finalStats(`actor-${i}`)!.globalVersion, `actor-${i} global version vs ${versionAtKill} at the kill`).to.be.greaterThan(versionAtKill);
     expect(recovery).to.be.below(30);
   });
 
@@ -122,15 +127,28 @@ describe("fault suite: kill -9 mid-run of learner, Redis, NATS, an actor (own se
     await r.start();
     await r.startComponents();
     await r.midRun(KILL_AFTER_MS);
+    const kv = await new Kvm(r.obs.nc).open(subjectsFor(r.run).bucket);
+    const revAtKill = (await kv.get("global"))?.revision ?? 0;
+    const versionAtKill = Number(r.obs.heartbeats.get("learner")?.version ?? 0);
     await r.nats.kill9();
     await sleep(RESTART_AFTER_MS);
     const tRestart = Date.now();
     await r.nats.start();
     const readyS = (r.nats.readyAt - tRestart) / 1000;
+    // Read back at once (before the learner has published much): a lost store would restart at revision 1.
+    let revAfter = 0;
+    for (const t0 = Date.now(); revAfter === 0 && Date.now() - t0 < 20_000; await sleep(50)) revAfter = (await kv.get("global").catch(() => null))?.revision ?? 0;
     await r.until("an ack after the NATS restart", () => r.obs.firstAckAfter(tRestart) !== null, 60_000);
     const recovery = (r.obs.firstAckAfter(tRestart)!.t - tRestart) / 1000;
     const a = await complete(r);
-    report(r, { fault: "nats", recoveryS: recovery, note: `nats-server ready ${readyS.toFixed(1)} s after its restart; observer saw ${a.acked} acked rows, the actors count ${a.delivery.acked}` }, a);
+    // The KV bucket came back from the file store (its revisions continue) and still holds the model.
+    const rev = (await kv.get("global"))?.revision ?? 0;
+    expect(revAtKill, "global model in KV before the kill").to.be.greaterThan(0);
+    expect(revAfter, "KV revision read right after the restart").to.be.at.least(revAtKill);
+    expect(rev, "KV revision at the end").to.be.greaterThan(revAtKill);
+    // The actors' downlinks came back: they applied global models published after the restart.
+    for (const i of [0, 1]) expect(r.finalStats(`actor-${i}`)!.globalVersion, `actor-${i} global version vs ${versionAtKill} at the kill`).to.be.greaterThan(versionAtKill);
+    report(r, { fault: "nats", recoveryS: recovery, note: `nats-server ready ${readyS.toFixed(1)} s after its restart; KV global revision ${revAtKill} at the kill, ${revAfter} right after the restart, ${rev} at the end; observer saw ${a.acked} acked rows, the actors count ${a.delivery.acked}` }, a);
     expect(a.missing, "acknowledged rows missing from the replay").to.equal(0);
     expect(a.delivery.lost, "rows the actors dropped").to.equal(0);
     // The actors' own count of acknowledged rows is all in the replay too (the observer may miss a few while reconnecting).
