@@ -17,7 +17,7 @@ import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
 import { startHttp, type HttpServer } from "./http";
 import { RunMetrics } from "./prom";
-import { progressLine } from "./progress";
+import { progressLine, progressSink, type TtyLike } from "./progress";
 
 export interface RunSummary {
   mode: string;
@@ -44,8 +44,14 @@ export interface RunSummary {
 
 export interface EmbeddedOptions {
   log?: Log;
-  /** Called every ~2 s with a status line. */
+  /** Called every ~2 s with a status line (≤ 120 columns: % of budget, rate, ETA). */
   progress?: (line: string) => void;
+  /**
+   * With `progress` given and this stream a terminal (default: process.stderr when it is a TTY and
+   * CI is unset), the status line is redrawn in place on it every second instead of calling
+   * `progress`, and `log` lines are written above it; `false` always calls `progress`.
+   */
+  tty?: TtyLike | false;
   /** Resolves/aborts the run early (Ctrl-C). */
   signal?: AbortSignal;
   /** Write JSONL metrics under the run directory (default true). */
@@ -73,7 +79,8 @@ export function budgetSpent(exp: Experiment, steps: number, episodes: number, st
 }
 
 export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): Promise<RunSummary> {
-  const log = opts.log ?? (() => {});
+  const sinks = progressSink(opts.log ?? (() => {}), opts.progress, opts.tty);
+  const log = sinks.log;
   const t0 = Date.now();
   const runDir = runDirOf(exp);
   // The HTTP endpoint first: a port in use fails the run before anything else starts.
@@ -139,10 +146,14 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     const stepsDone = () => Math.min(...actors.map((a) => a.steps));
     const meanOfMeans = () => actors.reduce((s, a) => s + (Number.isNaN(a.meanReturn(budget.window)) ? 0 : a.meanReturn(budget.window)), 0) / actors.length;
     for (;;) {
-      for (const a of actors) a.stepMany(chunk);
+      // An actor whose shipped batches are not acknowledged (learner's replay down) steps fewer or
+      // none (back-pressure); the step clock advances by the steps actually taken.
+      let took = 0;
+      for (const a of actors) took = Math.max(took, a.stepMany(chunk));
       if (clock instanceof StepClock) {
         await bus.flush();
-        await clock.advance(chunk * exp.env.numEnvs);
+        if (took > 0) await clock.advance(took * exp.env.numEnvs);
+        else await new Promise((r) => setTimeout(r, 10)); // all paused: let acknowledgements (I/O) in
       } else await new Promise((r) => setImmediate(r));
       // On the step clock with the in-process bus nothing above waits for I/O: let HTTP requests in.
       if (http && Date.now() - lastYield >= 50) {
@@ -159,10 +170,10 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
           log(`target ${budget.targetReturn} reached at ${episodesPerActor} episodes per actor`);
         }
       }
-      if (Date.now() - lastProgress >= 2000) {
+      if (Date.now() - lastProgress >= sinks.every) {
         lastProgress = Date.now();
         const secs = (Date.now() - t0) / 1000;
-        opts.progress?.(progressLine(exp, {
+        sinks.progress?.(progressLine(exp, {
           secs, stepsPerActor: stepsDone(), episodesPerActor, startSteps, startEpisodes, totalSteps: actors.reduce((s, a) => s + a.steps, 0) - startTotal,
           mean100: actors.reduce((s, a) => s + a.meanReturn(100), 0) / actors.length, tail: await serverTail(server),
         }));
@@ -202,6 +213,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       ...robustnessSummary(exp, server),
     };
   } finally {
+    sinks.done();
     clock.stop();
     topo?.dispose();
     await http?.close();

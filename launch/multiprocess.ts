@@ -13,7 +13,7 @@ import { actorId, type Log } from "./assemble";
 import { hasServer, recipeOf } from "./recipes";
 import { subjectsFor } from "../transport/subjects";
 import { HttpPortInUse } from "./http";
-import { progressLine } from "./progress";
+import { progressLine, progressSink, type TtyLike } from "./progress";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
 
@@ -23,6 +23,8 @@ export interface MultiProcessOptions {
   log: Log;
   progress: (line: string) => void;
   signal: AbortSignal;
+  /** As EmbeddedOptions.tty: on a terminal (default: stderr when a TTY and CI unset) the status line is redrawn in place, the children's lines above it. */
+  tty?: TtyLike | false;
 }
 
 export function spawnComponent(args: string[], env: NodeJS.ProcessEnv, tag: string, log: Log): ChildProcess {
@@ -55,7 +57,9 @@ export function childHttpPorts(exp: Experiment, withLearner: boolean): { learner
 
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
-export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): Promise<{ stopped: boolean }> {
+export async function runMultiProcess(exp: Experiment, opts: MultiProcessOptions): Promise<{ stopped: boolean }> {
+  const sinks = progressSink(opts.log, opts.progress, opts.tty);
+  const o = { ...opts, log: sinks.log };
   const common = [...(o.configPath ? ["--config", o.configPath] : []), ...o.sets.flatMap((s) => ["--set", s])];
   const withLearner = hasServer(recipeOf(exp.mode));
   const ports = childHttpPorts(exp, withLearner);
@@ -87,13 +91,13 @@ export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): 
     const l = latest.get("learner");
     const tail = l ? `learner v${l.version} r${l.round} upd ${l.updates ?? "-"} replay ${(l.replay as { size?: number } | undefined)?.size ?? "-"} rej ${(l.rejected as { total?: number } | undefined)?.total ?? 0}` : "";
     const steps = beats.map((s) => Number(s.steps) || 0);
-    o.progress(progressLine(exp, {
+    sinks.progress!(progressLine(exp, {
       secs: (Date.now() - t0) / 1000, stepsPerActor: beats.length < exp.actors.count ? 0 : Math.min(...steps), episodesPerActor: Math.min(...beats.map((s) => Number(s.episodes) || 0)),
       startSteps: first ?? 0, totalSteps: steps.reduce((a, b) => a + b, 0) - (firstTotal ?? 0), mean100: beats.reduce((a, s) => a + (Number(s.mean100) || 0), 0) / beats.length, tail,
     }));
     first ??= Math.min(...steps);
     firstTotal ??= steps.reduce((a, b) => a + b, 0);
-  }, 2000);
+  }, sinks.every);
   let first: number | undefined, firstTotal: number | undefined;
   // One SIGTERM per child: the actors now; the learner once every actor has drained into it.
   const stopActors = () => {
@@ -108,6 +112,7 @@ export async function runMultiProcess(exp: Experiment, o: MultiProcessOptions): 
   const lcode = learner ? await exited(learner) : 0;
   process.off("exit", killAll);
   clearInterval(timer);
+  sinks.done();
   await bus.close();
   o.log(`actors exited with ${codes.join(", ")}; learner with ${lcode}`);
   if (codes.some((c) => c !== 0) || lcode !== 0) throw new Error(`a component failed (actors exited with ${codes.join(", ")}, learner with ${lcode}; see their lines above)`);

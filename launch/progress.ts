@@ -61,23 +61,65 @@ export function progressLine(exp: Experiment, p: ProgressState): string {
   return line.length > MAX_COLUMNS ? `${line.slice(0, MAX_COLUMNS - 1)}…` : line;
 }
 
-/** Writes progress lines: redrawn in place on a TTY, else as they come. */
-export function progressWriter(stream: NodeJS.WriteStream = process.stderr): { line(s: string): void; log(s: string): void } {
-  const tty = !!stream.isTTY && !process.env.CI;
-  let drawn = false;
+/** The part of a terminal stream the writer uses (process.stderr, or a fake one in tests). */
+export interface TtyLike {
+  isTTY?: boolean;
+  columns?: number;
+  write(s: string): unknown;
+}
+
+/** True when progress should be redrawn in place on `stream`: a TTY, and not under CI. */
+export function isInteractive(stream: TtyLike = process.stderr): boolean {
+  return !!stream.isTTY && !process.env.CI;
+}
+
+/** Cut a line to the terminal's width (at most 120 columns) so redrawing it in place never wraps. */
+export function fitColumns(stream: TtyLike, s: string): string {
+  const w = Math.min(MAX_COLUMNS, Math.max(20, (stream.columns || MAX_COLUMNS + 1) - 1));
+  return s.length > w ? `${s.slice(0, w - 1)}…` : s;
+}
+
+export interface ProgressSink {
+  log: (line: string) => void;
+  progress?: (line: string) => void;
+  /** Period of the progress line in ms: 1 s when redrawn in place, 2 s as plain lines. */
+  every: number;
+  /** Clears the line drawn in place (before the run's closing lines). */
+  done(): void;
+}
+
+/**
+ * The log and progress callbacks of a run. With a TTY stream (default: process.stderr when it is
+ * a terminal and CI is unset) and a progress callback given, the progress line is redrawn in place
+ * on that stream instead of calling `progress`, and each `log` line first clears it and then
+ * redraws it below; `tty: false` always keeps the callbacks. Without a TTY the callbacks are
+ * returned unchanged (plain periodic lines).
+ */
+export function progressSink(log: (line: string) => void, progress: ((line: string) => void) | undefined, tty?: TtyLike | false): ProgressSink {
+  const stream = tty === false ? null : tty ?? process.stderr;
+  if (!progress || !stream || !isInteractive(stream)) return { log, progress, every: 2000, done() {} };
+  let drawn = "";
   return {
-    line(s) {
-      if (tty) {
-        stream.write(`\r\x1b[K${s}`);
-        drawn = true;
-      } else stream.write(`${s}\n`);
+    every: 1000,
+    progress(s) {
+      drawn = fitColumns(stream, s);
+      stream.write(`\r\x1b[K${drawn}`);
     },
     log(s) {
-      if (tty && drawn) {
-        stream.write("\r\x1b[K");
-        drawn = false;
-      }
-      stream.write(`${s}\n`);
+      if (drawn) stream.write("\r\x1b[K");
+      log(s);
+      if (drawn) stream.write(drawn);
+    },
+    done() {
+      if (drawn) stream.write("\r\x1b[K");
+      drawn = "";
     },
   };
+}
+
+/** Writes progress lines to `stream`: redrawn in place on a TTY (see progressSink), else as they come. */
+export function progressWriter(stream: TtyLike = process.stderr): { line(s: string): void; log(s: string): void; done(): void } {
+  const plain = (s: string) => void stream.write(`${s}\n`);
+  const sink = progressSink(plain, plain, stream);
+  return { line: (s) => sink.progress!(s), log: (s) => sink.log(s), done: () => sink.done() };
 }

@@ -31,7 +31,17 @@ export interface ActorConfig {
   /** Ship a batch every `batchSteps` steps per env copy, or every `batchMs` of wall time (Infinity: steps only). */
   batchSteps: number;
   batchMs: number;
+  /**
+   * Back-pressure: with this many shipped batches not yet acknowledged (acked delivery), the actor
+   * stops stepping until acknowledgements bring it below again, so no budget is spent on experience
+   * that cannot be stored (a learner whose replay is down answers RETRY). Default
+   * DEFAULT_MAX_PENDING_BATCHES; keep it at most actors.maxQueuedBatches, or the outbox drops first.
+   */
+  maxPendingBatches?: number;
 }
+
+/** Unacknowledged batches at which an actor pauses stepping (not a config key yet; see ActorConfig). */
+export const DEFAULT_MAX_PENDING_BATCHES = 32;
 
 export interface ActorDeps {
   id: string;
@@ -68,6 +78,12 @@ export class Actor {
   private readonly actions: Int32Array;
   private readonly log: (line: string) => void;
   private readonly ship: boolean;
+  /** Back-pressure: paused now, how often, for how long in total (ms). */
+  private paused = false;
+  private pausedAt = 0;
+  private pauses = 0;
+  private pausedMs = 0;
+  private recheck = true;
 
   constructor(private readonly d: ActorDeps) {
     this.log = d.log ?? (() => {});
@@ -133,11 +149,43 @@ export class Actor {
     this.timers.push(this.d.clock.every(f.weightsEvery, () => this.publishWeights(), `${this.id}.weights`));
   }
 
-  /** Steps every env `n` times (n·numEnvs transitions). Synchronous: call from a loop that yields. */
-  stepMany(n: number): void {
+  /**
+   * True while the uplink has maxPendingBatches (or more) batches unacknowledged: stepMany then does
+   * nothing until acknowledgements flow again. Never true without acked delivery.
+   */
+  get backpressured(): boolean {
+    if (!this.ship) return false;
+    const pending = this.d.federation!.uplink.stats().delivery?.pending ?? 0;
+    const paused = pending >= (this.d.config.maxPendingBatches ?? DEFAULT_MAX_PENDING_BATCHES);
+    if (paused !== this.paused) {
+      this.paused = paused;
+      if (paused) {
+        this.pauses++;
+        this.pausedAt = Date.now();
+        this.log(`${this.id}: ${pending} batches unacknowledged; stepping paused until the learner acknowledges again`);
+      } else {
+        this.pausedMs += Date.now() - this.pausedAt;
+        this.log(`${this.id}: acknowledgements flow again; stepping resumed after ${((Date.now() - this.pausedAt) / 1000).toFixed(1)} s`);
+      }
+    }
+    return paused;
+  }
+
+  /**
+   * Steps every env `n` times (n·numEnvs transitions), fewer (down to none) while back-pressured.
+   * Returns the steps taken per env. Synchronous: call from a loop that yields.
+   */
+  stepMany(n: number): number {
     const { agent, metrics, envs } = this.d;
     const E = envs.numEnvs;
-    for (let t = 0; t < n; t++) {
+    let t = 0;
+    // The pending count changes only by a flush in here (acknowledgements arrive between calls).
+    this.recheck = true;
+    for (; t < n; t++) {
+      if (this.ship && this.recheck) {
+        this.recheck = false;
+        if (this.backpressured) break;
+      }
       for (let i = 0; i < E; i++) this.actions[i] = agent.act(envs.row(this.obs, i), "explore");
       const r = envs.step(this.actions);
       for (let i = 0; i < E; i++) {
@@ -161,10 +209,11 @@ export class Actor {
       }
       this.obs = r.obs;
     }
-    if (this.ship) {
+    if (this.ship && !this.backpressured) {
       const due = this.slots.some((s) => s.count >= this.d.config.batchSteps) || Date.now() - this.lastFlush >= this.d.config.batchMs;
       if (due) this.flushTransitions();
     }
+    return t;
   }
 
   private record(s: EnvSlot, obs: Float32Array, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
@@ -182,6 +231,7 @@ export class Actor {
   /** Ships pending transitions as one batch (per-env runs kept contiguous). */
   flushTransitions(): void {
     this.lastFlush = Date.now();
+    this.recheck = true;
     const parts = this.slots.filter((s) => s.count > 0).map((s) => sliceBatch(s.pending, 0, s.count));
     for (const s of this.slots) s.count = 0;
     if (parts.length === 0 || !this.d.federation) return;
@@ -232,11 +282,14 @@ export class Actor {
       globalVersion: this.globalVersion, globalsApplied: this.globalsApplied, batchesSent: up?.batchesSent ?? 0,
       weightsSent: up?.weightsSent ?? 0, bytesSent: up?.bytesSent ?? 0, rejected: this.d.federation?.downlink.rejected.snapshot() ?? null,
       delivery: up?.delivery ?? null,
+      backpressure: { paused: this.paused, pauses: this.pauses, pausedMs: this.pausedMs + (this.paused ? Date.now() - this.pausedAt : 0) },
     };
   }
 
   /** Ships what is pending, stops timers and the global-model subscription, waits for acknowledgements. */
   async stop(drainMs = 10_000): Promise<void> {
+    // A full outbox would drop its oldest batch for this last one: wait for room first (bounded).
+    for (const until = Date.now() + drainMs; this.ship && this.backpressured && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
     if (this.ship) this.flushTransitions();
     for (const t of this.timers) t.cancel();
     const f = this.d.federation;
