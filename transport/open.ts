@@ -43,7 +43,17 @@ export async function connectRedis(url: string, o: RedisConnectOptions = {}, env
   const nonEmpty = (v: string | undefined) => (v && v.trim() !== "" ? v : undefined);
   const caPath = o.ca ?? nonEmpty(env.REDIS_CA);
   const username = o.username ?? nonEmpty(env.REDIS_USER);
-  const password = o.password ?? nonEmpty(env.REDIS_PASSWORD);
+  // REDIS_PASSWORD_FILE (a mounted secret) wins over a REDIS_PASSWORD literal.
+  const passwordFile = nonEmpty(env.REDIS_PASSWORD_FILE);
+  let filePassword: string | undefined;
+  if (!o.password && passwordFile) {
+    try {
+      filePassword = readFileSync(passwordFile, "utf8").trim();
+    } catch (e) {
+      throw new Error(`REDIS_PASSWORD_FILE ${passwordFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const password = o.password ?? filePassword ?? nonEmpty(env.REDIS_PASSWORD);
   const shown = redactRedisUrl(url);
   let ca: Buffer | undefined;
   if (caPath) {
