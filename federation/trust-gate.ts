@@ -44,6 +44,8 @@ interface ClientTrust {
   quota: number;
   evicted: number;
   window: number;
+  /** Rows the client sent (every batch that reached the gate). */
+  received: number;
 }
 
 /** Clients tracked by the gate. */
@@ -63,7 +65,7 @@ export class TrustGate {
       for (const [a, x] of this.c) if (least === null || x.accepted < this.c.get(least)!.accepted) least = a;
       this.c.delete(least!);
     }
-    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0 }));
+    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0, received: 0 }));
     return t;
   }
 
@@ -125,6 +127,7 @@ export class TrustGate {
   /** Whether a batch of n rows from `actor` may go on to the filter and the replay (counted either way). */
   admit(actor: string, n: number): Admission {
     const c = this.of(actor);
+    c.received += n;
     if (this.s.below > 0 && this.trust(actor) < this.s.below) {
       c.gated += n;
       return "distrusted";
@@ -138,6 +141,11 @@ export class TrustGate {
     }
     c.window += n;
     return "ok";
+  }
+
+  /** Rows the learner received from `actor` (what FedAvg may weight it by, instead of its claim). */
+  receivedOf(actor: string): number | undefined {
+    return this.c.get(actor)?.received;
   }
 
   onAccepted(actor: string, n: number): void {

@@ -281,7 +281,8 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
     const G = exp.aggregator;
     const rule = aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select });
     aggregation = new AggregationNode({
-      rule, global, onRound: gate ? (r) => gate.onRound(r.clients, rule.weightsAreTrust ?? false) : undefined, clock: deps.clock, metrics, rejected, log: deps.log,
+      rule, global, onRound: gate ? (r) => gate.onRound(r.clients, rule.weightsAreTrust ?? false) : undefined,
+      verifiedSamples: gate ? (a) => gate.receivedOf(a) : undefined, clock: deps.clock, metrics, rejected, log: deps.log,
       config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds, reference: G.reference, rebase: G.rebase },
       flush: () => link.flush(),
       onChange: ra.publishOnChange ? () => publisher.publish() : undefined,

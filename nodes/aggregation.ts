@@ -53,6 +53,8 @@ export interface AggregationDeps {
   config: AggregationConfig;
   /** Delivers uploads already on their way (on the step clock, before a round). */
   flush?: () => Promise<void>;
+  /** Samples the server verified for a client (rows it received from it), used instead of the client's claim when known. */
+  verifiedSamples?: (actor: string) => number | undefined;
   /** Called after every round with its report (the trust gate folds the verdicts in). */
   onRound?: (r: RoundReport) => void;
   /** Called after a round that changed the model (FedAvg publishes at once). */
@@ -182,11 +184,16 @@ export class AggregationNode {
     const reference = new Float32Array(g.length);
     let moved = false;
     for (let j = 0; j < g.length; j++) if ((reference[j] = g[j]! - this.sinceRound[j]!) !== 0) moved = true;
-    // Sample counts are the senders' claims: none may exceed twice the median claim (one client
-    // claiming 1e12 samples would otherwise own a sample-weighted average).
-    const claims = fresh.map((c) => c.samples).sort((a, b) => a - b);
+    // Sample counts: what the server verified (rows it received from the client) where it knows,
+    // else the sender's claim; none may exceed twice the median (one client claiming 1e12 samples
+    // would otherwise own a sample-weighted average).
+    const verified = fresh.map((c) => {
+      const v = this.d.verifiedSamples?.(c.actor);
+      return v === undefined ? c : { ...c, samples: v };
+    });
+    const claims = verified.map((c) => c.samples).sort((a, b) => a - b);
     const cap = claims.length ? 2 * (claims.length % 2 ? claims[claims.length >> 1]! : (claims[claims.length / 2 - 1]! + claims[claims.length / 2]!) / 2) : 0;
-    const capped = fresh.map((c) => (c.samples > cap ? { ...c, samples: cap } : c));
+    const capped = verified.map((c) => (c.samples > cap ? { ...c, samples: cap } : c));
     const clients = config.rebase ? capped.map((c) => this.rebased(c, g)) : capped;
     const r = clients.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, clients, moved && config.reference === "server" ? { reference } : {});
     const staleness = new Map(fresh.map((c) => [c.actor, now - c.receivedAt]));

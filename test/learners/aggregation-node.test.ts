@@ -300,3 +300,18 @@ describe("aggregation node: claimed sample counts", () => {
     expect(spy[0]).to.deep.equal([100, 120, 240]); // median 120 → cap 240
   });
 });
+
+describe("aggregation node: verified sample counts", () => {
+  it("uses the rows the server received from a client instead of its claim, where it knows them", async () => {
+    const spy: number[][] = [];
+    const rule: Aggregator = { name: "spy", aggregate: (g, u) => (spy.push(u.map((x) => x.samples)), { mix: g.slice(), verdicts: u.map((x) => ({ actor: x.actor, weight: 1, used: true, score: 0 })) }) };
+    const received: Record<string, number> = { a: 90, b: 110 };
+    const s = setup({ config: { alpha: 0 }, rule });
+    (s.node as unknown as { d: { verifiedSamples: (a: string) => number | undefined } }).d.verifiedSamples = (a) => received[a];
+    s.node.offer("a", upload(f(1, 0, 0), 100));
+    s.node.offer("b", upload(f(1, 0, 0), 1e9)); // claims a billion, sent 110 rows
+    s.node.offer("c", upload(f(1, 0, 0), 120)); // unknown to the server: its claim, capped at 2 × median (median of 90, 110, 120 = 110)
+    await s.node.aggregate();
+    expect(spy[0]).to.deep.equal([90, 110, 120]);
+  });
+});
