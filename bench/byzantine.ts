@@ -14,6 +14,7 @@
  * bench/results/byzantine-<env>[-tag].{json,md,svg}.
  */
 import { spawn } from "node:child_process";
+import { appendFileSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadExperiment, type Experiment } from "../launch/config";
@@ -31,7 +32,7 @@ interface Job { env: string; recipe: "hybrid" | "fedavg"; rule: string; attack: 
 
 function experimentFor(j: Job): Experiment {
   return loadExperiment(CONFIG[j.env]!, [
-    `run=byz-${j.recipe}-${j.rule}-${j.attack}-${j.seed}`,
+    `run=byz-${j.recipe}-${j.rule.replace(/[^A-Za-z0-9_-]/g, "-")}-${j.attack}-${j.seed}`,
     `mode=${j.recipe}`,
     `seed=${j.seed}`,
     `clock=steps`,
@@ -184,10 +185,22 @@ async function main() {
   const results: Result[] = [];
   const t0 = Date.now();
   let next = 0;
+  const name = `byzantine-${env}${values.tag ? `-${values.tag}` : ""}`;
+  // Every finished cell is appended at once (a crash later loses nothing); a failed cell is reported and skipped.
+  const partial = writeText(`${name}.partial.jsonl`, "");
+  const failed: { job: Job; error: string }[] = [];
   const worker = async () => {
     while (next < jobs.length) {
       const j = jobs[next++]!;
-      const r = await inChild(j);
+      let r: Result;
+      try {
+        r = await inChild(j);
+      } catch (e) {
+        failed.push({ job: j, error: (e as Error).message });
+        process.stderr.write(`FAILED ${JSON.stringify(j)}: ${(e as Error).message}\n`);
+        continue;
+      }
+      appendFileSync(partial, JSON.stringify(r) + "\n");
       results.push(r);
       const done = results.length, eta = ((Date.now() - t0) / done) * (jobs.length - done) / 1000;
       process.stderr.write(`[${done}/${jobs.length} ETA ${eta.toFixed(0)} s] ${j.recipe} ${j.rule} ${j.attack}: honest μ100 ${f1(r.honestMean100)} eval ${f1(r.eval.mean)} P ${f1(r.detection.precision, 2)} R ${f1(r.detection.recall, 2)} finite ${r.globalModel?.finite} (${f1(r.wallSeconds, 0)} s)\n`);
@@ -196,8 +209,8 @@ async function main() {
   await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
   const order = (r: Result) => jobs.findIndex((j) => j.recipe === r.recipe && j.rule === r.rule && j.attack === r.attack && j.seed === r.seed);
   results.sort((a, b) => order(a) - order(b));
-  const name = `byzantine-${env}${values.tag ? `-${values.tag}` : ""}`;
-  writeResult(name, { machine: machineInfo(), args: values, results });
+  writeResult(name, { machine: machineInfo(), args: values, results, failed });
+  unlinkSync(partial); // everything is in the results file now
   writeText(`${name}.md`, `# Byzantine benchmark: ${env}, ${values.actors} actors, ${values.byzantine} Byzantine, ${values.steps} steps per actor, step clock\n\n${table(results, env)}\n`);
   writeText(`${name}.svg`, svg(results, `${env}: honest actors' mean-100 under attack (${values.byzantine}/${values.actors} Byzantine)`));
   process.stderr.write(`wrote bench/results/${name}.{json,md,svg}\n`);
