@@ -14,7 +14,8 @@
  * bench/results/byzantine-<env>[-tag].{json,md,svg}.
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, unlinkSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadExperiment, type Experiment } from "../launch/config";
@@ -22,7 +23,7 @@ import { runEmbedded } from "../launch/embedded";
 import { actorIndex, attackOf } from "../launch/assemble";
 import type { MetricsSink } from "../core/metrics";
 import { ATTACKS } from "../federation/byzantine";
-import { machineInfo, writeResult, writeText } from "./util";
+import { machineInfo, RESULTS_DIR, writeResult, writeText } from "./util";
 
 const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
 const THRESHOLDS: Record<string, number[]> = { "CartPole-v1": [195, 475], "LunarLander-v3": [100, 200] };
@@ -160,6 +161,10 @@ async function main() {
     steps: { type: "string", default: "10000" }, rules: { type: "string", default: "fedavg,trust,trust-delta,median,trimmed-mean,multi-krum" },
     attacks: { type: "string", default: ["none", ...ATTACKS.filter((a) => a !== "replay-flood")].join(",") }, seeds: { type: "string", default: "1" },
     jobs: { type: "string", default: "2" }, recipes: { type: "string", default: "hybrid" }, extra: { type: "string" }, "first-seed": { type: "string", default: "0" }, eval: { type: "string", default: "20" }, tag: { type: "string" }, job: { type: "string" }, help: { type: "boolean" },
+    // continue a grid from its partial file (same code: a cell's result is deterministic on the step clock)
+    resume: { type: "boolean" },
+    // write the report from the partial file and stop (what was not run is listed as not run)
+    "report-only": { type: "boolean" },
   } });
   if (values.help) {
     process.stdout.write(`${readFirstComment()}\n`);
@@ -187,11 +192,18 @@ async function main() {
   let next = 0;
   const name = `byzantine-${env}${values.tag ? `-${values.tag}` : ""}`;
   // Every finished cell is appended at once (a crash later loses nothing); a failed cell is reported and skipped.
-  const partial = writeText(`${name}.partial.jsonl`, "");
+  const partialPath = join(RESULTS_DIR, `${name}.partial.jsonl`);
+  const same = (a: Job, b: Job) => a.recipe === b.recipe && a.rule === b.rule && a.attack === b.attack && a.seed === b.seed && a.steps === b.steps && a.actors === b.actors && a.byzantine === b.byzantine && a.env === b.env;
+  const earlier: Result[] = (values.resume || values["report-only"]) && existsSync(partialPath)
+    ? readFileSync(partialPath, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Result).filter((r) => jobs.some((j) => same(j, r)))
+    : [];
+  results.push(...earlier);
+  const todo = values["report-only"] ? [] : jobs.filter((j) => !earlier.some((r) => same(j, r)));
+  const partial = values.resume || values["report-only"] ? partialPath : writeText(`${name}.partial.jsonl`, "");
   const failed: { job: Job; error: string }[] = [];
   const worker = async () => {
-    while (next < jobs.length) {
-      const j = jobs[next++]!;
+    while (next < todo.length) {
+      const j = todo[next++]!;
       let r: Result;
       try {
         r = await inChild(j);
@@ -202,16 +214,19 @@ async function main() {
       }
       appendFileSync(partial, JSON.stringify(r) + "\n");
       results.push(r);
-      const done = results.length, eta = ((Date.now() - t0) / done) * (jobs.length - done) / 1000;
+      const done = results.length, eta = ((Date.now() - t0) / (done - earlier.length)) * (jobs.length - done) / 1000;
       process.stderr.write(`[${done}/${jobs.length} ETA ${eta.toFixed(0)} s] ${j.recipe} ${j.rule} ${j.attack}: honest μ100 ${f1(r.honestMean100)} eval ${f1(r.eval.mean)} P ${f1(r.detection.precision, 2)} R ${f1(r.detection.recall, 2)} finite ${r.globalModel?.finite} (${f1(r.wallSeconds, 0)} s)\n`);
     }
   };
   await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
   const order = (r: Result) => jobs.findIndex((j) => j.recipe === r.recipe && j.rule === r.rule && j.attack === r.attack && j.seed === r.seed);
   results.sort((a, b) => order(a) - order(b));
-  writeResult(name, { machine: machineInfo(), args: values, results, failed });
-  unlinkSync(partial); // everything is in the results file now
-  writeText(`${name}.md`, `# Byzantine benchmark: ${env}, ${values.actors} actors, ${values.byzantine} Byzantine, ${values.steps} steps per actor, step clock\n\n${table(results, env)}\n`);
+  const notRun = jobs.filter((j) => !results.some((r) => same(j, r)) && !failed.some((f) => same(j, f.job)));
+  writeResult(name, { machine: machineInfo(), args: values, results, failed, notRun });
+  if (notRun.length === 0 && failed.length === 0) unlinkSync(partial); // everything is in the results file now
+  else process.stderr.write(`${notRun.length} cells not run, ${failed.length} failed (listed in the results file)\n`);
+  const cut = notRun.length ? `\n\nNot run (time): ${notRun.map((j) => `${j.recipe}/${j.rule}/${j.attack}/seed ${j.seed}`).join(", ")}.\n` : "";
+  writeText(`${name}.md`, `# Byzantine benchmark: ${env}, ${values.actors} actors, ${values.byzantine} Byzantine, ${values.steps} steps per actor, step clock\n\n${table(results, env)}\n${cut}`);
   writeText(`${name}.svg`, svg(results, `${env}: honest actors' mean-100 under attack (${values.byzantine}/${values.actors} Byzantine)`));
   process.stderr.write(`wrote bench/results/${name}.{json,md,svg}\n`);
 }
