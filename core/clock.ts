@@ -93,4 +93,23 @@ export class StepClock implements Clock {
   stop(): void {
     this.timers = [];
   }
+  /** The step count and each live timer's next due step (by name, in firing order), for a checkpoint. */
+  snapshot(): StepClockSnapshot {
+    return { steps: this.steps, timers: this.timers.map((t) => ({ name: t.name, every: t.every, next: t.next })) };
+  }
+  /**
+   * Continues from snapshot(): the step count, and the phase of every timer registered again since
+   * (matched by name and period, in order). Throws when the timers differ from the snapshot's.
+   */
+  restore(s: StepClockSnapshot): void {
+    const live = this.timers.map((t) => `${t.name}/${t.every}`).join(", "), saved = s.timers.map((t) => `${t.name}/${t.every}`).join(", ");
+    if (live !== saved) throw new Error(`step clock: the timers (${live}) are not the checkpoint's (${saved})`);
+    this.steps = s.steps;
+    s.timers.forEach((t, i) => (this.timers[i]!.next = t.next));
+  }
+}
+
+export interface StepClockSnapshot {
+  steps: number;
+  timers: { name: string; every: number; next: number }[];
 }

@@ -71,4 +71,37 @@ export class TransitionRing {
   clear(): void {
     this.cursor = 0;
   }
+  /** The rows held (copies of the first `size` slots, slot order) and the insert count, for a checkpoint. */
+  snapshot(): RingSnapshot {
+    const rows = this.size, d = this.obsDim, D = this.data;
+    return {
+      cursor: this.cursor, rows, obs: D.obs.slice(0, rows * d), nextObs: D.nextObs.slice(0, rows * d), actions: D.actions.slice(0, rows),
+      rewards: D.rewards.slice(0, rows), terminated: D.terminated.slice(0, rows), truncated: D.truncated.slice(0, rows),
+    };
+  }
+  /** Continues from snapshot() (same capacity and obsDim). */
+  restore(s: RingSnapshot): void {
+    if (s.rows !== Math.min(s.cursor, this.capacity) || s.obs.length !== s.rows * this.obsDim) throw new Error(`ring snapshot of ${s.rows} rows × ${s.obs.length / Math.max(1, s.rows)} does not fit a ring of ${this.capacity} × ${this.obsDim}`);
+    const D = this.data;
+    D.obs.set(s.obs);
+    D.nextObs.set(s.nextObs);
+    D.actions.set(s.actions);
+    D.rewards.set(s.rewards);
+    D.terminated.set(s.terminated);
+    D.truncated.set(s.truncated);
+    this.cursor = s.cursor;
+  }
+}
+
+export interface RingSnapshot {
+  /** Rows ever inserted. */
+  cursor: number;
+  /** Slots held: min(cursor, capacity). */
+  rows: number;
+  obs: Float32Array;
+  nextObs: Float32Array;
+  actions: Int32Array;
+  rewards: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
 }

@@ -9,7 +9,7 @@
  * same population a FIFO replay of that capacity holds and the learner samples from Redis —
  * without a round trip per transition.
  */
-import { mulberry32 } from "../core/random";
+import { Random } from "../core/random";
 import type { TransitionBatch } from "../core/batch";
 import type { ExperienceFilter, FilterStats } from "./filter";
 
@@ -31,14 +31,14 @@ export class DiversityFilter implements ExperienceFilter {
   private head = 0; // oldest slot once full
   private xs: number;
   private readonly stride: number;
-  private readonly rand: () => number;
+  private readonly rng: Random;
 
   constructor(readonly obsDim: number, readonly config: DiversityConfig, seed = 1) {
     if (config.k < 1) throw new Error("diversity filter k must be >= 1");
     this.states = new Float32Array(config.reservoir * obsDim);
-    this.rand = mulberry32(seed);
+    this.rng = new Random(seed);
     this.stride = Math.max(1, Math.ceil(config.replayCapacity / config.reservoir));
-    this.xs = (Math.floor(this.rand() * 0xffffffff) | 1) >>> 0;
+    this.xs = (Math.floor(this.rng.next() * 0xffffffff) | 1) >>> 0;
   }
 
   get referenceCount(): number {
@@ -114,7 +114,37 @@ export class DiversityFilter implements ExperienceFilter {
     for (let i = 0; i < batch.n; i++) this.remember(batch.obs, i);
   }
 
+  /** Counters, reservoir and RNG states, for a checkpoint. */
+  snapshot(): DiversitySnapshot {
+    return { accepted: this.accepted, rejected: this.rejected, states: this.states.slice(), count: this.count, inserted: this.inserted, head: this.head, xs: this.xs, rng: this.rng.state };
+  }
+
+  /** Continues from snapshot() (same obsDim and reservoir size). */
+  restore(s: unknown): void {
+    const x = s as DiversitySnapshot;
+    if (x.states.length !== this.states.length) throw new Error(`diversity filter snapshot holds ${x.states.length} values, the reservoir ${this.states.length}`);
+    this.accepted = x.accepted;
+    this.rejected = x.rejected;
+    this.states.set(x.states);
+    this.count = x.count;
+    this.inserted = x.inserted;
+    this.head = x.head;
+    this.xs = x.xs;
+    this.rng.state = x.rng >>> 0;
+  }
+
   stats(): FilterStats {
     return { name: "diversity", accepted: this.accepted, rejected: this.rejected, acceptRate: this.acceptRate, references: this.count };
   }
+}
+
+export interface DiversitySnapshot {
+  accepted: number;
+  rejected: number;
+  states: Float32Array;
+  count: number;
+  inserted: number;
+  head: number;
+  xs: number;
+  rng: number;
 }

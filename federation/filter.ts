@@ -19,6 +19,10 @@ export interface ExperienceFilter {
   /** Seeds the filter's reference set from transitions already stored (a restarted learner). */
   warm(sample: TransitionBatch): void;
   stats(): FilterStats;
+  /** Its whole state (counters, reference set, RNG) as plain data and typed arrays, for a checkpoint. */
+  snapshot?(): unknown;
+  /** Continues from snapshot(). */
+  restore?(s: unknown): void;
 }
 
 export interface FilterSettings {
@@ -41,6 +45,12 @@ export class NoFilter implements ExperienceFilter {
     return new Uint8Array(batch.n).fill(1);
   }
   warm(): void {}
+  snapshot(): { accepted: number } {
+    return { accepted: this.accepted };
+  }
+  restore(s: unknown): void {
+    this.accepted = (s as { accepted: number }).accepted;
+  }
   stats(): FilterStats {
     return { name: "none", accepted: this.accepted, rejected: 0, acceptRate: 1, references: 0 };
   }

@@ -32,7 +32,7 @@ export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRatio: 3, r
 /** Bounds refusals: the upload itself was implausible. */
 const REFUSED = new Set(["non_finite", "norm_bound", "delta_bound"]);
 
-interface ClientTrust {
+export interface ClientTrust {
   verdicts: number;
   data: number;
   td: number;
@@ -160,6 +160,17 @@ export class TrustGate {
   /** Halves every window (call on the learner's tick). */
   decay(): void {
     for (const c of this.c.values()) c.window /= 2;
+  }
+
+  /** Every client's state, in tracking order, for a checkpoint (snapshot() is the report). */
+  state(): [string, ClientTrust][] {
+    return [...this.c].map(([a, c]) => [a, { ...c }]);
+  }
+
+  /** Continues from state(). */
+  restore(s: readonly [string, ClientTrust][]): void {
+    this.c.clear();
+    for (const [a, c] of s) this.c.set(a, { ...c });
   }
 
   snapshot(): Record<string, { trust: number; verdicts: number; data: number; td: number | null; accepted: number; gated: number; quota: number; evicted: number }> {

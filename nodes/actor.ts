@@ -116,7 +116,7 @@ export class Actor {
     }
     return {
       steps: this.steps, episodes: this.episodes, returns: this.returns.slice(), globalVersion: this.globalVersion, globalsApplied: this.globalsApplied,
-      slots: this.slots.map((s) => ({ ret: s.ret, len: s.len })), obs: encodeValue(this.obs), envs,
+      slots: this.slots.map((s) => ({ ret: s.ret, len: s.len, ...(s.count > 0 ? { pending: encodeRows(sliceBatch(s.pending, 0, s.count)) } : {}) })), obs: encodeValue(this.obs), envs,
     };
   }
 
@@ -133,7 +133,24 @@ export class Actor {
     this.steps = s.steps;
     this.episodes = s.episodes;
     restoreGraph(this.d.envs, s.envs);
-    s.slots.forEach((x, i) => Object.assign(this.slots[i]!, x));
+    s.slots.forEach((x, i) => {
+      const slot = this.slots[i]!;
+      slot.ret = x.ret;
+      slot.len = x.len;
+      slot.count = 0;
+      // Transitions recorded but not shipped yet (hybrid): shipped with the rest of their batch.
+      if (x.pending) {
+        const rows = decodeRows(x.pending);
+        if (rows.n > slot.pending.n) throw new Error(`${this.id}: checkpoint holds ${rows.n} unshipped rows, more than a batch (${slot.pending.n})`);
+        slot.pending.obs.set(rows.obs);
+        slot.pending.nextObs.set(rows.nextObs);
+        slot.pending.actions.set(rows.actions);
+        slot.pending.rewards.set(rows.rewards);
+        slot.pending.terminated.set(rows.terminated);
+        slot.pending.truncated.set(rows.truncated);
+        slot.count = rows.n;
+      }
+    });
     this.obs = decodeValue(s.obs, this.obs) as Float32Array;
   }
 
@@ -307,10 +324,25 @@ export interface ActorState {
   returns: number[];
   globalVersion: number;
   globalsApplied: number;
-  slots: { ret: number; len: number }[];
+  /** Per env copy: the running episode, and the rows recorded but not shipped yet (hybrid). */
+  slots: { ret: number; len: number; pending?: EncodedRows }[];
   obs: unknown;
   /** The envs' object graph as plain data, or null when it is not plain data. */
   envs: unknown;
+}
+
+type EncodedRows = { n: number; obsDim: number; cols: Record<"obs" | "nextObs" | "actions" | "rewards" | "terminated" | "truncated", Encoded> };
+
+function encodeRows(b: TransitionBatch): EncodedRows {
+  return { n: b.n, obsDim: b.obsDim, cols: { obs: encodeValue(b.obs), nextObs: encodeValue(b.nextObs), actions: encodeValue(b.actions), rewards: encodeValue(b.rewards), terminated: encodeValue(b.terminated), truncated: encodeValue(b.truncated) } };
+}
+
+function decodeRows(e: EncodedRows): TransitionBatch {
+  const c = e.cols;
+  return {
+    n: e.n, obsDim: e.obsDim, obs: decodeValue(c.obs) as Float32Array, nextObs: decodeValue(c.nextObs) as Float32Array, actions: decodeValue(c.actions) as Int32Array,
+    rewards: decodeValue(c.rewards) as Float32Array, terminated: decodeValue(c.terminated) as Uint8Array, truncated: decodeValue(c.truncated) as Uint8Array,
+  };
 }
 
 // ---- object graphs as exact JSON (numbers bit for bit, typed arrays as bytes, bigints as text) ----

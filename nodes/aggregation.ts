@@ -62,7 +62,7 @@ export interface AggregationDeps {
   log?: (line: string) => void;
 }
 
-interface Held {
+export interface Held {
   actor: string;
   params: Float32Array;
   samples: number;
@@ -241,7 +241,40 @@ export class AggregationNode {
     return report;
   }
 
+  /** Held uploads, remembered bases, the model at the last round, totals (all in insertion order), for a checkpoint. */
+  snapshot(): AggregationSnapshot {
+    return {
+      latest: [...this.latest.values()].map((c) => ({ ...c, params: c.params.slice() })),
+      bases: [...this.bases].map(([v, p]) => [v, p.slice()]),
+      sinceRound: this.sinceRound.slice(), refusedRounds: this.refusedRounds,
+      clientTotals: [...this.clientTotals].map(([a, t]) => [a, { ...t, reasons: { ...t.reasons } }]),
+      lastRound: this.lastRound ? structuredClone(this.lastRound) : null,
+    };
+  }
+
+  /** Continues from snapshot(). */
+  restore(s: AggregationSnapshot): void {
+    this.latest.clear();
+    for (const c of s.latest) this.latest.set(c.actor, { ...c, params: c.params.slice() });
+    this.bases.clear();
+    for (const [v, p] of s.bases) this.bases.set(v, p.slice());
+    this.sinceRound = s.sinceRound.slice();
+    this.refusedRounds = s.refusedRounds;
+    this.clientTotals.clear();
+    for (const [a, t] of s.clientTotals) this.clientTotals.set(a, { ...t, reasons: { ...t.reasons } });
+    this.lastRound = s.lastRound ? structuredClone(s.lastRound) : null;
+  }
+
   stop(): void {
     this.timer?.cancel();
   }
+}
+
+export interface AggregationSnapshot {
+  latest: Held[];
+  bases: [number, Float32Array][];
+  sinceRound: Float32Array;
+  refusedRounds: number;
+  clientTotals: [string, { rounds: number; usedRounds: number; weightSum: number; reasons: Record<string, number> }][];
+  lastRound: RoundReport | null;
 }

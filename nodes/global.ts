@@ -14,10 +14,41 @@ export class GlobalState {
   round = 0;
   /** Called after every publish with what went out (the learner persists the version: it must never go backwards). */
   readonly onPublished: ((version: number, round: number) => Promise<void> | void)[] = [];
+  /** What the publisher sent last (the shipped group), null before the first publish. */
+  lastPublished: { version: number; round: number; params: Float32Array } | null = null;
   constructor(readonly holder: WeightsHolder, readonly shipped: string) {}
   params(): Float32Array {
     return this.holder.weights()[this.shipped]!;
   }
+  /** Every weight group, the counters and the last published model, for a checkpoint. */
+  snapshot(): GlobalSnapshot {
+    const p = this.lastPublished;
+    return { version: this.version, round: this.round, weights: this.holder.weights(), lastPublished: p ? { ...p, params: p.params.slice() } : null };
+  }
+  /** Continues from snapshot(). */
+  restore(s: GlobalSnapshot): void {
+    this.holder.setWeights(s.weights);
+    this.version = s.version;
+    this.round = s.round;
+    this.lastPublished = s.lastPublished ? { ...s.lastPublished, params: s.lastPublished.params.slice() } : null;
+  }
+  /**
+   * Puts back the model as last published (shipped group, version, round): a resumed server's first
+   * publish then repeats what clients already hold. restore() afterwards sets the rest.
+   */
+  restorePublished(s: GlobalSnapshot): void {
+    if (!s.lastPublished) return;
+    this.holder.setWeights({ [this.shipped]: s.lastPublished.params });
+    this.version = s.lastPublished.version;
+    this.round = s.lastPublished.round;
+  }
+}
+
+export interface GlobalSnapshot {
+  version: number;
+  round: number;
+  weights: Record<string, Float32Array>;
+  lastPublished: { version: number; round: number; params: Float32Array } | null;
 }
 
 /** Publishes the global model through the link: on a timer, on demand, and counts what it sent. */
@@ -30,7 +61,9 @@ export class Publisher {
   async publish(): Promise<void> {
     const s = this.state;
     const { version, round } = s;
-    await this.link.publishGlobal({ version, round, layout: s.holder.layout(), params: s.params() });
+    const params = s.params();
+    await this.link.publishGlobal({ version, round, layout: s.holder.layout(), params });
+    s.lastPublished = { version, round, params: params.slice() };
     for (const cb of s.onPublished) await cb(version, round);
     await this.after?.();
   }

@@ -52,6 +52,25 @@ export interface LearnerDeps {
   log?: (line: string) => void;
 }
 
+interface Snapshotting {
+  snapshot(): unknown;
+  restore(s: unknown): void;
+}
+
+export interface LearnerSnapshot {
+  counters: Counters;
+  lastLoss: number;
+  credit: number;
+  creditedUpTo: number;
+  updatesSkipped: number;
+  nonFiniteTicks: number;
+  rowsOf: [string, RowRange[]][];
+  /** The replay's contents and RNG (memory replay), null when the store keeps itself (Redis). */
+  replay: unknown;
+  filter: unknown;
+  gate: ReturnType<TrustGate["state"]> | null;
+}
+
 interface Counters {
   updates: number;
   received: number;
@@ -254,6 +273,39 @@ export class Learner {
     if (saved || published) this.d.log?.(`resumed from ${dir}: version ${g.version}, round ${g.round}, ${this.counters.updates} updates`);
   }
 
+
+  /**
+   * Counters, update credit, each client's replay rows, and the state of the replay (when it can
+   * give one: the memory replay), the filter and the gate, for a checkpoint of an embedded run.
+   */
+  snapshot(): LearnerSnapshot {
+    const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
+    return {
+      counters: { ...this.counters }, lastLoss: this.lastLoss, credit: this.credit, creditedUpTo: this.creditedUpTo, updatesSkipped: this.updatesSkipped, nonFiniteTicks: this.nonFiniteTicks,
+      rowsOf: [...this.rowsOf].map(([a, r]) => [a, r.map((x) => ({ ...x }))]),
+      replay: replay.snapshot ? replay.snapshot() : null, filter: this.d.filter.snapshot?.() ?? null, gate: this.d.gate?.state() ?? null,
+    };
+  }
+
+  /** Continues from snapshot() (the agent restored separately); false when the replay or filter could not be restored. */
+  restore(s: LearnerSnapshot): boolean {
+    Object.assign(this.counters, s.counters);
+    this.lastLoss = s.lastLoss;
+    this.credit = s.credit;
+    this.creditedUpTo = s.creditedUpTo;
+    this.updatesSkipped = s.updatesSkipped;
+    this.nonFiniteTicks = s.nonFiniteTicks;
+    this.rowsOf.clear();
+    for (const [a, r] of s.rowsOf) this.rowsOf.set(a, r.map((x) => ({ ...x })));
+    if (s.gate) this.d.gate?.restore(s.gate);
+    let complete = true;
+    const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
+    if (s.replay !== null && replay.restore) replay.restore(s.replay);
+    else complete = false;
+    if (s.filter !== null && this.d.filter.restore) this.d.filter.restore(s.filter);
+    else complete = false;
+    return complete;
+  }
 
   /** Stops the tick (the link's batches already drained by the caller), checkpoints. */
   async stop(): Promise<void> {

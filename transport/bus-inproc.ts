@@ -92,6 +92,11 @@ export class InProcessBus implements Bus {
     return s;
   }
 
+  /** Messages queued for subscribers, not yet handed to their handlers (0 after flush() unless handlers publish again). */
+  get pending(): number {
+    return this.subs.reduce((n, s) => n + s.dispatcher.pending, 0);
+  }
+
   async flush(): Promise<void> {
     await Promise.all(this.subs.map((s) => s.dispatcher.idle()));
   }

@@ -116,6 +116,20 @@ export class Outbox {
     return this.queue.reduce((s, i) => s + i.transitions, 0);
   }
 
+  /**
+   * The delivery counters, for a checkpoint. Only an idle outbox (nothing queued or in flight) has
+   * a state that is its counters alone: throws otherwise.
+   */
+  snapshot(): OutboxSnapshot {
+    if (this.pending > 0) throw new Error(`outbox: ${this.pending} batches not acknowledged; checkpoint an idle outbox (drain first)`);
+    return { acked: this.acked, rejected: this.rejected, lost: this.lost, retries: this.retries };
+  }
+
+  /** Continues the counters of snapshot(). */
+  restore(s: OutboxSnapshot): void {
+    Object.assign(this, { acked: s.acked, rejected: s.rejected, lost: s.lost, retries: s.retries });
+  }
+
   /** Gives up on whatever is still queued (counted as lost) and stops retrying. */
   close(): void {
     this.closed = true;
@@ -123,4 +137,11 @@ export class Outbox {
     this.retryTimer = null;
     for (const i of this.queue.splice(0)) this.lost += i.transitions;
   }
+}
+
+export interface OutboxSnapshot {
+  acked: number;
+  rejected: number;
+  lost: number;
+  retries: number;
 }

@@ -1,5 +1,5 @@
-import { TransitionRing } from "../core/ring";
-import { mulberry32 } from "../core/random";
+import { TransitionRing, type RingSnapshot } from "../core/ring";
+import { Random } from "../core/random";
 import type { TransitionBatch } from "../core/batch";
 import type { ReplayStats, ReplayStore, RowRange } from "../core/replay";
 
@@ -7,13 +7,15 @@ import type { ReplayStats, ReplayStore, RowRange } from "../core/replay";
 export class MemoryReplay implements ReplayStore {
   readonly kind = "memory" as const;
   private readonly ring: TransitionRing;
+  private readonly rng: Random;
   private readonly rand: () => number;
   /** Evicted slots (allocated on the first eviction), and how many are set. */
   private dead: Uint8Array | null = null;
   private deadCount = 0;
   constructor(readonly capacity: number, readonly obsDim: number, seed = 1) {
     this.ring = new TransitionRing(capacity, obsDim);
-    this.rand = mulberry32(seed);
+    this.rng = new Random(seed);
+    this.rand = this.rng.next;
   }
   async insert(batch: TransitionBatch): Promise<number> {
     const dead = this.dead;
@@ -55,4 +57,22 @@ export class MemoryReplay implements ReplayStore {
     return { kind: "memory", size: this.ring.size, capacity: this.capacity, inserted: this.ring.inserted, obsDim: this.obsDim, corruptRows: 0, evicted: this.deadCount };
   }
   async close(): Promise<void> {}
+  /** Rows held, evicted slots and the sampling RNG, for a checkpoint. */
+  snapshot(): MemoryReplaySnapshot {
+    return { ring: this.ring.snapshot(), rng: this.rng.state, dead: this.dead ? this.dead.slice() : null, deadCount: this.deadCount };
+  }
+  /** Continues from snapshot() (same capacity and obsDim). */
+  restore(s: MemoryReplaySnapshot): void {
+    this.ring.restore(s.ring);
+    this.rng.state = s.rng >>> 0;
+    this.dead = s.dead ? Uint8Array.from(s.dead) : null;
+    this.deadCount = s.deadCount;
+  }
+}
+
+export interface MemoryReplaySnapshot {
+  ring: RingSnapshot;
+  rng: number;
+  dead: Uint8Array | null;
+  deadCount: number;
 }

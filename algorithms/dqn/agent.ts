@@ -395,14 +395,11 @@ export class DqnAgent implements Agent {
    */
   async saveReplay(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const ring = this.replay["data"] as TransitionBatch;
-    const cursor = this.replay["cursor"] as number;
-    const rows = Math.min(cursor, this.replay.capacity);
-    const d = this.obsDim;
-    const cols = [ring.obs.subarray(0, rows * d), ring.nextObs.subarray(0, rows * d), ring.actions.subarray(0, rows), ring.rewards.subarray(0, rows), ring.terminated.subarray(0, rows), ring.truncated.subarray(0, rows)];
+    const r = this.replay.snapshot();
+    const cols = [r.obs, r.nextObs, r.actions, r.rewards, r.terminated, r.truncated];
     await writeFile(join(dir, "replay.bin"), Buffer.concat(cols.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))));
-    const pending = (this.nstep["buf"] as Transition[]).map((t) => ({ ...t, obs: Array.from(t.obs), nextObs: Array.from(t.nextObs) }));
-    await writeFile(join(dir, "replay.json"), JSON.stringify({ cursor, rows, capacity: this.replay.capacity, obsDim: d, nstep: pending }));
+    const pending = this.nstep.snapshot().map((t) => ({ ...t, obs: Array.from(t.obs), nextObs: Array.from(t.nextObs) }));
+    await writeFile(join(dir, "replay.json"), JSON.stringify({ cursor: r.cursor, rows: r.rows, capacity: this.replay.capacity, obsDim: this.obsDim, nstep: pending }));
   }
 
   /** Restores what saveReplay() wrote (no-op when the checkpoint has no replay). True if restored. */
@@ -415,7 +412,6 @@ export class DqnAgent implements Agent {
     }
     if (meta.capacity !== this.replay.capacity || meta.obsDim !== this.obsDim) throw new Error(`checkpoint ${dir}: replay ${meta.capacity}×${meta.obsDim} does not match the agent's ${this.replay.capacity}×${this.obsDim}`);
     const b = await readFile(join(dir, "replay.bin"));
-    const ring = this.replay["data"] as TransitionBatch;
     const { rows } = meta;
     const d = this.obsDim;
     let off = b.byteOffset;
@@ -424,16 +420,11 @@ export class DqnAgent implements Agent {
       off += n * C.BYTES_PER_ELEMENT;
       return new C(bytes, 0, n);
     };
-    ring.obs.set(take(Float32Array, rows * d));
-    ring.nextObs.set(take(Float32Array, rows * d));
-    ring.actions.set(take(Int32Array, rows));
-    ring.rewards.set(take(Float32Array, rows));
-    ring.terminated.set(take(Uint8Array, rows));
-    ring.truncated.set(take(Uint8Array, rows));
-    this.replay["cursor"] = meta.cursor;
-    const buf = this.nstep["buf"] as Transition[];
-    buf.length = 0;
-    for (const t of meta.nstep) buf.push({ ...t, obs: Float32Array.from(t.obs), nextObs: Float32Array.from(t.nextObs) });
+    this.replay.restore({
+      cursor: meta.cursor, rows, obs: take(Float32Array, rows * d), nextObs: take(Float32Array, rows * d), actions: take(Int32Array, rows),
+      rewards: take(Float32Array, rows), terminated: take(Uint8Array, rows), truncated: take(Uint8Array, rows),
+    });
+    this.nstep.restore(meta.nstep.map((t) => ({ ...t, obs: Float32Array.from(t.obs), nextObs: Float32Array.from(t.nextObs) })));
     return true;
   }
 

@@ -129,4 +129,13 @@ export class NStepAccumulator {
   clear(): void {
     this.buf.length = 0;
   }
+  /** The pending transitions (copies), oldest first, for a checkpoint. */
+  snapshot(): Transition[] {
+    return this.buf.map((t) => ({ ...t, obs: Float32Array.from(t.obs), nextObs: Float32Array.from(t.nextObs) }));
+  }
+  /** Continues from snapshot(). */
+  restore(pending: readonly Transition[]): void {
+    this.buf.length = 0;
+    for (const t of pending) this.buf.push({ ...t, obs: Float32Array.from(t.obs), nextObs: Float32Array.from(t.nextObs) });
+  }
 }
