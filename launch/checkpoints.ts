@@ -33,3 +33,32 @@ export async function loadAgent(checkpoint: string): Promise<DqnAgent> {
     throw new UserError(`cannot load the checkpoint ${checkpoint}: ${(e as Error).message.split("\n")[0]}`);
   }
 }
+
+const TYPED: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { Float32Array, Float64Array, Int32Array, Uint32Array, Uint8Array, Int8Array, Uint16Array, Int16Array };
+
+/** JSON that keeps typed arrays (as bytes) and every number bit for bit (NaN, ±Infinity, −0 included). */
+export function encodeState(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string) {
+    const v = this[key];
+    if (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0))) return { $n: Object.is(v, -0) ? "-0" : String(v) };
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return { $t: v.constructor.name, b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") };
+    return v;
+  });
+}
+
+/** Reads what encodeState wrote. */
+export function decodeState<T>(text: string): T {
+  return JSON.parse(text, (_k, v: unknown) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      if (typeof o.$n === "string" && Object.keys(o).length === 1) return o.$n === "-0" ? -0 : Number(o.$n);
+      if (typeof o.$t === "string" && typeof o.b === "string" && Object.keys(o).length === 2) {
+        const bytes = Buffer.from(o.b, "base64");
+        const C = TYPED[o.$t];
+        if (!C) throw new Error(`checkpoint: unknown array type ${o.$t}`);
+        return new C(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      }
+    }
+    return v;
+  }) as T;
+}

@@ -3,16 +3,21 @@
  * experiment names them, otherwise the in-process bus and in-memory replay. With `clock: steps`
  * every timer is driven by env steps (per actor), so results do not depend on machine speed.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StepClock, WallClock, type Clock } from "../core/clock";
 import { JsonlMetrics, TeeMetrics, type MetricsSink } from "../core/metrics";
 import type { Actor, ActorState } from "../nodes/actor";
 import type { Agent } from "../core/agent";
-import type { Learner } from "../nodes/learner";
+import type { Learner, LearnerSnapshot } from "../nodes/learner";
+import type { GlobalSnapshot } from "../nodes/global";
+import type { AggregationSnapshot } from "../nodes/aggregation";
+import type { StepClockSnapshot } from "../core/clock";
+import type { Bus } from "../core/bus";
 import { openBus } from "../transport/open";
 import { norm } from "../core/vec";
 import { actorIndex, assemble, attackOf, runReplay, type Log, type Server } from "./assemble";
+import { decodeState, encodeState } from "./checkpoints";
 import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
 import { startHttp, type HttpServer } from "./http";
@@ -66,7 +71,10 @@ export interface EmbeddedOptions {
    * the loop's own state (run-state.json).
    */
   checkpoint?: boolean;
-  /** Continue from the run directory's checkpoints (written with `checkpoint`). Local runs on the step clock continue bit for bit. */
+  /**
+   * Continue from the run directory's checkpoints (written with `checkpoint`). On the step clock with
+   * the in-process bus and the memory replay, every mode (local, hybrid, fedavg) continues bit for bit.
+   */
   resume?: boolean;
   /** With exp.http.port set: called with the dashboard URL once the HTTP server listens. */
   onHttp?: (url: string) => void;
@@ -96,6 +104,9 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     log(`dashboard ${http.url} · Prometheus ${http.url}metrics`);
     opts.onHttp?.(http.url);
   }
+  // Resuming: metrics written after the last checkpoint (the stopping run's drain and final publish)
+  // are cut, so the files continue as the uninterrupted run's would.
+  if (opts.resume) truncateMetrics(runDir);
   const sink = (component: string): MetricsSink => {
     const sinks: MetricsSink[] = [];
     if (opts.writeMetrics ?? true) sinks.push(new JsonlMetrics(join(runDir, `${component}.jsonl`), component));
@@ -122,14 +133,13 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     }, { actors: ids, server: true });
     const { actors, agents, server } = topo;
     let loop: LoopState = { curve: [], reached: null, lastEpisodes: 0 };
-    if (opts.resume) {
-      const r = await restoreRun(runDir, actors, agents, server, log);
-      if (r) loop = r;
-    }
+    const resumed = opts.resume ? await restoreRun(runDir, actors, agents, server, log) : null;
+    if (resumed) loop = resumed.loop;
     prom?.attach({ actors, server, bus });
     for (const a of actors) await a.start();
     await server?.start();
     await bus.flush();
+    if (resumed) await resumed.afterStart(clock);
 
     const chunk = opts.chunk ?? 10;
     const { budget } = exp;
@@ -139,8 +149,8 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
     const startSteps = Math.min(...actors.map((a) => a.steps)), startEpisodes = Math.min(...actors.map((a) => a.episodes));
     const startTotal = actors.reduce((s, a) => s + a.steps, 0);
     const every = exp.clock === "steps" ? exp.learner.checkpoint.steps : exp.learner.checkpoint.ms;
-    let nextCheckpoint = (exp.clock === "steps" ? startSteps : Date.now()) + every;
-    const save = () => saveRun(runDir, actors, agents, server, { curve, reached, lastEpisodes });
+    let nextCheckpoint = exp.clock === "steps" ? loop.nextCheckpoint ?? startSteps + every : Date.now() + every;
+    const save = (owed: number) => saveRun(runDir, actors, agents, server, bus, clock, { curve, reached, lastEpisodes, owed, nextCheckpoint });
     let lastProgress = Date.now();
     let lastYield = Date.now();
     const stepsDone = () => Math.min(...actors.map((a) => a.steps));
@@ -150,16 +160,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       // none (back-pressure); the step clock advances by the steps actually taken.
       let took = 0;
       for (const a of actors) took = Math.max(took, a.stepMany(chunk));
-      if (clock instanceof StepClock) {
-        await bus.flush();
-        if (took > 0) await clock.advance(took * exp.env.numEnvs);
-        else await new Promise((r) => setTimeout(r, 10)); // all paused: let acknowledgements (I/O) in
-      } else await new Promise((r) => setImmediate(r));
-      // On the step clock with the in-process bus nothing above waits for I/O: let HTTP requests in.
-      if (http && Date.now() - lastYield >= 50) {
-        lastYield = Date.now();
-        await new Promise((r) => setImmediate(r));
-      }
+      if (clock instanceof StepClock) await bus.flush();
       const episodesPerActor = Math.min(...actors.map((a) => a.episodes));
       if (episodesPerActor > lastEpisodes) {
         lastEpisodes = episodesPerActor;
@@ -170,6 +171,24 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
           log(`target ${budget.targetReturn} reached at ${episodesPerActor} episodes per actor`);
         }
       }
+      const done = opts.signal?.aborted || budgetSpent(exp, stepsDone(), episodesPerActor, t0) ||
+        (reached !== null && (budget.stopAtTarget || (budget.stepsPerActor === 0 && budget.episodesPerActor === 0)));
+      // Checkpoints are taken here, after the steps and their messages, before the step clock fires
+      // the timers those steps make due (nothing is in flight then; the advance is saved as owed and
+      // a resume makes it first). The last one is taken here too, before stopping: stopping ships
+      // partial batches and publishes, which the continued run must not see.
+      const due = opts.checkpoint && (exp.clock === "steps" ? stepsDone() : Date.now()) >= nextCheckpoint;
+      if (due) nextCheckpoint += every;
+      if (opts.checkpoint && (due || done)) await save(clock instanceof StepClock ? took * exp.env.numEnvs : 0);
+      if (clock instanceof StepClock) {
+        if (took > 0) await clock.advance(took * exp.env.numEnvs);
+        else await new Promise((r) => setTimeout(r, 10)); // all paused: let acknowledgements (I/O) in
+      } else await new Promise((r) => setImmediate(r));
+      // On the step clock with the in-process bus nothing above waits for I/O: let HTTP requests in.
+      if (http && Date.now() - lastYield >= 50) {
+        lastYield = Date.now();
+        await new Promise((r) => setImmediate(r));
+      }
       if (Date.now() - lastProgress >= sinks.every) {
         lastProgress = Date.now();
         const secs = (Date.now() - t0) / 1000;
@@ -178,18 +197,11 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
           mean100: actors.reduce((s, a) => s + a.meanReturn(100), 0) / actors.length, tail: await serverTail(server),
         }));
       }
-      if (opts.checkpoint && (exp.clock === "steps" ? stepsDone() : Date.now()) >= nextCheckpoint) {
-        nextCheckpoint += every;
-        await save();
-      }
-      const done = opts.signal?.aborted || budgetSpent(exp, stepsDone(), episodesPerActor, t0) ||
-        (reached !== null && (budget.stopAtTarget || (budget.stepsPerActor === 0 && budget.episodesPerActor === 0)));
       if (done) break;
     }
     for (const a of actors) await a.stop();
     await bus.flush();
     await server?.stop();
-    if (opts.checkpoint) await save();
     let evalResult: { mean: number; std: number };
     if (server?.agent) evalResult = evaluateGreedy(server.agent, exp);
     else if (server) {
@@ -243,26 +255,82 @@ interface LoopState {
   curve: RunSummary["curve"];
   reached: RunSummary["reached"];
   lastEpisodes: number;
+  /** Env steps the step clock had not advanced by yet when the checkpoint was taken (a resume advances them first). */
+  owed?: number;
+  /** The next periodic checkpoint (step clock). */
+  nextCheckpoint?: number;
+  /** Bytes of each metrics file (<component>.jsonl) at the checkpoint. */
+  metrics?: Record<string, number>;
+}
+
+const metricsSizes = (runDir: string): Record<string, number> =>
+  Object.fromEntries(readdirSync(runDir).filter((f) => f.endsWith(".jsonl")).map((f) => [f, statSync(join(runDir, f)).size]));
+
+function truncateMetrics(runDir: string): void {
+  const p = join(runDir, "run-state.json");
+  if (!existsSync(p)) return;
+  const sizes = (JSON.parse(readFileSync(p, "utf8")) as LoopState).metrics ?? {};
+  for (const [f, n] of Object.entries(sizes)) {
+    const file = join(runDir, f);
+    if (existsSync(file) && statSync(file).size > n) truncateSync(file, n);
+  }
+}
+
+/** learner-checkpoint/server.json: the server side's and the step clock's state. */
+interface ServerState {
+  global: GlobalSnapshot;
+  learner: LearnerSnapshot | null;
+  aggregation: AggregationSnapshot | null;
+  clock: StepClockSnapshot | null;
 }
 
 type Replayed = Agent & { saveReplay?(dir: string): Promise<void>; restoreReplay?(dir: string): Promise<boolean> };
 
-/** Writes every checkpoint of the run (see EmbeddedOptions.checkpoint); run-state.json last, so it names a complete set. */
-async function saveRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, loop: LoopState): Promise<void> {
+/** Messages the in-process bus has not handed to subscribers yet (null: another bus, unknown). */
+const busPending = (bus: Bus): number | null => (bus.kind === "inproc" && "pending" in bus ? (bus as unknown as { pending: number }).pending : null);
+
+/**
+ * Writes every checkpoint of the run (see EmbeddedOptions.checkpoint); run-state.json last, so it
+ * names a complete set. Called between flushed steps and the clock's advance: the in-process bus
+ * must hold no message then (asserted), and the server's and clock's state is captured before any
+ * file is written.
+ */
+async function saveRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, bus: Bus, clock: Clock, loop: LoopState): Promise<void> {
+  const pending = busPending(bus);
+  if (pending) throw new Error(`checkpoint: ${pending} bus messages not delivered (the loop checkpoints only after a flush)`);
+  await server?.link.drain(); // batches handed to the learner are in the replay
+  const state: ServerState | null = server ? {
+    global: server.global.snapshot(), learner: server.learner?.snapshot() ?? null, aggregation: server.aggregation?.snapshot() ?? null,
+    clock: clock instanceof StepClock ? clock.snapshot() : null,
+  } : null;
+  const actorStates = actors.map((a) => a.checkpointState());
   for (let i = 0; i < actors.length; i++) {
     const dir = join(runDir, `${actors[i]!.id}-checkpoint`);
     const agent = agents[i] as Replayed;
     await agent.save(dir);
     await agent.saveReplay?.(dir);
-    writeFileSync(join(dir, "actor.json"), JSON.stringify(actors[i]!.checkpointState()));
+    writeFileSync(join(dir, "actor.json"), JSON.stringify(actorStates[i]));
   }
   if (server?.agent) await server.agent.save(join(runDir, "learner-checkpoint", "model"));
-  if (server) writeFileSync(join(runDir, "learner-checkpoint", "global.json"), JSON.stringify({ version: server.global.version, round: server.global.round }));
-  writeFileSync(join(runDir, "run-state.json"), JSON.stringify(loop));
+  if (server && state) {
+    mkdirSync(join(runDir, "learner-checkpoint"), { recursive: true });
+    writeFileSync(join(runDir, "learner-checkpoint", "global.json"), JSON.stringify({ version: server.global.version, round: server.global.round }));
+    writeFileSync(join(runDir, "learner-checkpoint", "server.json"), encodeState(state));
+  }
+  // Every shipped batch was acknowledged (on the in-process bus: by the time the files are written).
+  for (const a of actors) {
+    const p = a.stats().delivery?.pending ?? 0;
+    if (p > 0 && busPending(bus) !== null) throw new Error(`checkpoint: ${a.id} has ${p} batches not acknowledged`);
+  }
+  writeFileSync(join(runDir, "run-state.json"), JSON.stringify({ ...loop, metrics: metricsSizes(runDir) }));
 }
 
-/** Restores what saveRun wrote; null when the folder has no checkpoint yet. */
-async function restoreRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, log: Log): Promise<LoopState | null> {
+/**
+ * Restores what saveRun wrote; null when the folder has no checkpoint yet. The actors are restored
+ * at once; the server as last published before its start (its first publish repeats what the
+ * clients hold), then in full by afterStart(), with the step clock's timers and the owed advance.
+ */
+async function restoreRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, log: Log): Promise<{ loop: LoopState; afterStart(clock: Clock): Promise<void> } | null> {
   const statePath = join(runDir, "run-state.json");
   if (!existsSync(statePath)) {
     log(`${runDir}: no checkpoint yet; starting from the beginning`);
@@ -275,12 +343,29 @@ async function restoreRun(runDir: string, actors: Actor[], agents: Agent[], serv
     await agent.restoreReplay?.(dir);
     actors[i]!.restoreState(JSON.parse(readFileSync(join(dir, "actor.json"), "utf8")) as ActorState);
   }
-  if (server?.agent && existsSync(join(runDir, "learner-checkpoint", "model", "state.json"))) await server.agent.restore(join(runDir, "learner-checkpoint", "model"));
+  const statePathServer = join(runDir, "learner-checkpoint", "server.json");
+  const state = server && existsSync(statePathServer) ? decodeState<ServerState>(readFileSync(statePathServer, "utf8")) : null;
   const g = join(runDir, "learner-checkpoint", "global.json");
-  if (server && existsSync(g)) Object.assign(server.global, JSON.parse(readFileSync(g, "utf8")) as { version: number; round: number });
+  if (state) server!.global.restorePublished(state.global);
+  else if (server && existsSync(g)) Object.assign(server.global, JSON.parse(readFileSync(g, "utf8")) as { version: number; round: number });
   const loop = JSON.parse(readFileSync(statePath, "utf8")) as LoopState;
-  log(`resumed ${runDir} at ${Math.min(...actors.map((a) => a.steps))} steps per actor`);
-  return loop;
+  return {
+    loop,
+    afterStart: async (clock) => {
+      if (server?.agent && existsSync(join(runDir, "learner-checkpoint", "model", "state.json"))) await server.agent.restore(join(runDir, "learner-checkpoint", "model"));
+      if (server && state) {
+        server.global.restore(state.global);
+        if (server.learner && state.learner && !server.learner.restore(state.learner)) log(`${runDir}: the learner's replay or filter was not restored (not a memory replay): the run continues, not bit for bit`);
+        if (server.aggregation && state.aggregation) server.aggregation.restore(state.aggregation);
+      }
+      const steps = Math.min(...actors.map((a) => a.steps));
+      if (clock instanceof StepClock) {
+        if (state?.clock) clock.restore(state.clock);
+        if (loop.owed) await clock.advance(loop.owed);
+      }
+      log(`resumed ${runDir} at ${steps} steps per actor`);
+    },
+  };
 }
 
 async function serverTail(server: Server | null): Promise<string> {
