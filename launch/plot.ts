@@ -29,14 +29,19 @@ export interface Chart {
 
 export const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const tick = (v: number) => (Math.abs(v) >= 1000 || v === 0 || Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toPrecision(2));
+/** A tick label with as many decimals as the tick step needs (0.3346 vs 0.3352 stay apart). */
+const tickFor = (step: number) => (v: number) => {
+  const d = step > 0 && Number.isFinite(step) ? Math.min(6, Math.max(0, 1 - Math.floor(Math.log10(step)))) : 1;
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toFixed(Math.abs(v) >= 10 ? Math.min(d, 1) : d);
+};
 
 /** One chart as an SVG document (or a group at (ox, oy) when `inner`). */
 export function svgChart(c: Chart, inner?: { x: number; y: number }): string {
   const W = c.width ?? 760, H = c.height ?? 420, L = 60, R = 170, T = 36, B = 46;
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = c.series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap((b) => [b[1], b[2]])]).concat((c.hlines ?? []).map((h) => h.y)).filter(Number.isFinite);
-  const x0 = xs.length ? Math.min(...xs) : 0, x1 = xs.length ? Math.max(...xs) : 1;
+  let x0 = xs.length ? Math.min(...xs) : 0, x1 = xs.length ? Math.max(...xs) : 1;
+  if (x1 - x0 < 1e-9) { x0 -= 1; x1 += 1; }
   let lo = ys.length ? Math.min(...ys) : 0, hi = ys.length ? Math.max(...ys) : 1;
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const x = (v: number) => (L + ((W - L - R) * (v - x0)) / Math.max(1e-9, x1 - x0)).toFixed(1);
@@ -44,9 +49,10 @@ export function svgChart(c: Chart, inner?: { x: number; y: number }): string {
   let out = inner ? `<g transform="translate(${inner.x} ${inner.y})">\n` : `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n`;
   out += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${L}" y="20" font-size="14">${esc(c.title)}</text>\n`;
   out += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
+  const ty = tickFor((hi - lo) / 5), tx = tickFor((x1 - x0) / 5);
   for (let i = 0; i <= 5; i++) {
     const v = lo + ((hi - lo) * i) / 5, e = x0 + ((x1 - x0) * i) / 5;
-    out += `<text x="${L - 6}" y="${Number(y(v)) + 4}" text-anchor="end">${tick(v)}</text><text x="${x(e)}" y="${H - B + 16}" text-anchor="middle">${tick(e)}</text>\n`;
+    out += `<text x="${L - 6}" y="${Number(y(v)) + 4}" text-anchor="end">${ty(v)}</text><text x="${x(e)}" y="${H - B + 16}" text-anchor="middle">${tx(e)}</text>\n`;
   }
   out += `<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">${esc(c.xLabel)}</text><text x="14" y="${(T + H - B) / 2}" transform="rotate(-90 14 ${(T + H - B) / 2})" text-anchor="middle">${esc(c.yLabel)}</text>\n`;
   for (const h of c.hlines ?? []) out += `<line x1="${L}" x2="${W - R}" y1="${y(h.y)}" y2="${y(h.y)}" stroke="#888" stroke-dasharray="4 4"/><text x="${W - R - 4}" y="${Number(y(h.y)) - 4}" text-anchor="end" fill="#555">${esc(h.label)}</text>\n`;
@@ -54,6 +60,8 @@ export function svgChart(c: Chart, inner?: { x: number; y: number }): string {
     const col = COLORS[k % COLORS.length];
     if (s.band?.length) out += `<polygon points="${s.band.map((b) => `${x(b[0])},${y(b[2])}`).concat(s.band.slice().reverse().map((b) => `${x(b[0])},${y(b[1])}`)).join(" ")}" fill="${col}" opacity="0.15"/>\n`;
     if (s.points.length) out += `<polyline points="${s.points.map((p) => `${x(p[0])},${y(p[1])}`).join(" ")}" fill="none" stroke="${col}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ""}/>\n`;
+    // A series of a few points (one aggregation round) is invisible as a line: mark its points.
+    if (s.points.length > 0 && s.points.length <= 3) for (const p of s.points) out += `<circle cx="${x(p[0])}" cy="${y(p[1])}" r="3.5" fill="${col}"/>\n`;
     if (k < 18) out += `<line x1="${W - R + 10}" x2="${W - R + 30}" y1="${T + 16 * k}" y2="${T + 16 * k}" stroke="${col}" stroke-width="2"/><text x="${W - R + 35}" y="${T + 16 * k + 4}">${esc(s.name)}</text>\n`;
   });
   return out + (inner ? "</g>\n" : "</svg>\n");
