@@ -10,6 +10,7 @@ import { AGGREGATORS } from "../federation/aggregators";
 import { ATTACKS } from "../federation/byzantine";
 import { FILTERS } from "../federation/filter";
 import { RECIPES } from "./recipes";
+import { defaultRun, envIdOfSets } from "./defaults";
 
 const token = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, '_' or '-' (1-64 chars)");
 const period = (ms: number, steps: number) =>
@@ -262,9 +263,13 @@ function checkNames(exp: Experiment, where: string): void {
   }
 }
 
-/** Reads a YAML experiment file, applies --set overrides, NATS_URL / REDIS_URL from the environment. */
+/**
+ * Reads a YAML experiment file, applies --set overrides, NATS_URL / REDIS_URL from the environment.
+ * Without a file: the per-env default run (launch/defaults.ts `defaultRun`, the CartPole hybrid with
+ * a budget unless `--set env.id=…` names another env).
+ */
 export function loadExperiment(path: string | undefined, sets: string[] = [], env: NodeJS.ProcessEnv = process.env): Experiment {
-  let raw: unknown = {};
+  let raw: unknown = path ? {} : defaultRun(envIdOfSets(sets));
   if (path) {
     let text: string;
     try {

@@ -1,7 +1,8 @@
 /**
  * `fedrl train-local`: the `local` recipe with one actor on the step clock, the same config and
  * `--set` syntax as `fedrl run`. Progress on stderr, episodes in <runDir>/actor-0.jsonl, the
- * agent's checkpoint in <runDir>/actor-0-checkpoint at the end.
+ * agent's checkpoint in <runDir>/actor-0-checkpoint at the end. Without `--config` it starts from the
+ * env's defaults (launch/defaults.ts `ENV_DEFAULTS`: agent, step budget, target).
  */
 import type { EnvOptions } from "../envs/registry";
 import { readFileSync } from "node:fs";
@@ -11,11 +12,12 @@ import { newRun, readRecord, resumeRun, saveConfig, updateRecord, writeRecord } 
 import { validateExperiment } from "./preflight";
 import { clockNotice } from "./progress";
 import { runEmbedded } from "./embedded";
+import { ENV_DEFAULTS, envIdOfSets, localDefaults } from "./defaults";
 
 export interface TrainLocalOptions {
   env: string;
   envOptions?: EnvOptions;
-  /** The algorithm's hyperparameters (the config's `agent` section). */
+  /** The algorithm's hyperparameters (the config's `agent` section); default the env's (launch/defaults.ts). */
   config?: Record<string, unknown>;
   seed?: number;
   maxEpisodes?: number;
@@ -55,10 +57,16 @@ export function localExperiment(base: Experiment, o: { env?: string; seed?: numb
 }
 
 export async function trainLocal(o: TrainLocalOptions): Promise<TrainSummary> {
-  const exp = localExperiment(parseExperiment({ env: { id: o.env, options: o.envOptions ?? {} }, agent: o.config ?? {}, eval: { episodes: 0 } }), {
-    seed: o.seed, episodes: o.maxEpisodes, steps: o.maxSteps, target: o.targetReturn, window: o.window, runDir: o.runDir,
+  const d = o.config === undefined ? ENV_DEFAULTS[o.env] : undefined;
+  const exp = localExperiment(parseExperiment({ env: { id: o.env, options: o.envOptions ?? {} }, agent: o.config ?? d?.agent ?? {}, eval: { episodes: 0 } }), {
+    seed: o.seed, episodes: o.maxEpisodes, steps: o.maxSteps ?? d?.stepsPerActor, target: o.targetReturn ?? d?.targetReturn, window: o.window ?? d?.window, runDir: o.runDir,
   });
   return summarise(exp, await runEmbedded(exp, { writeMetrics: o.runDir !== undefined, checkpoint: o.runDir !== undefined, chunk: 1, progress: o.progress }));
+}
+
+/** Runs a train-local experiment in memory (no metrics, no checkpoint), eval included: what the CLI runs, for benches. */
+export async function trainLocalRun(exp: Experiment, progress?: (line: string) => void): Promise<TrainSummary> {
+  return summarise(exp, await runEmbedded(exp, { writeMetrics: false, checkpoint: false, chunk: 1, progress }));
 }
 
 function summarise(exp: Experiment, s: Awaited<ReturnType<typeof runEmbedded>>): TrainSummary {
@@ -80,6 +88,13 @@ function summarise(exp: Experiment, s: Awaited<ReturnType<typeof runEmbedded>>):
   };
 }
 
+/** The experiment `fedrl train-local` runs for these flags before a run directory is made: `--config` or the env's defaults, then `--set`, then the flags. */
+export function trainLocalExperiment(o: { config?: string; sets: string[]; env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string }): Experiment {
+  if (o.config) return localExperiment(loadExperiment(o.config, o.sets), o);
+  const envId = o.env ?? envIdOfSets(o.sets) ?? "CartPole-v1";
+  return localExperiment(parseExperiment(localDefaults(envId), `defaults for ${envId} (launch/defaults.ts)`, o.sets), o);
+}
+
 /** CLI flags of train-local on top of the config (`--config`, `--set`); null when `resume` names a finished run. */
 export async function trainLocalCli(o: { config?: string; sets: string[]; env?: string; seed?: number; episodes?: number; steps?: number; target?: number; window?: number; runDir?: string; resume?: string }, progress: (l: string) => void): Promise<{ exp: Experiment; summary: TrainSummary } | null> {
   let exp: Experiment;
@@ -96,7 +111,7 @@ export async function trainLocalCli(o: { config?: string; sets: string[]; env?: 
     }
     validateExperiment(exp, join(o.resume, "config.json"));
   } else {
-    exp = localExperiment(loadExperiment(o.config, o.sets), o);
+    exp = trainLocalExperiment(o);
     validateExperiment(exp, o.config ?? "config");
     exp = newRun(exp, "train-local");
   }

@@ -49,7 +49,8 @@ describe("fedrl CLI", function () {
     const c = JSON.parse(r.stdout);
     expect(c.learner.filter.theta).to.equal(0.3);
     expect(c.run).to.equal("cartpole-hybrid");
-    expect(fedrl("config", "print").stdout).to.match(/^run: fedrl$/m);
+    // no --config: the per-env default run (launch/defaults.ts), the CartPole hybrid with a budget
+    expect(fedrl("config", "print").stdout).to.match(/^run: cartpole-hybrid$/m).and.match(/^mode: hybrid$/m).and.match(/^ {2}stepsPerActor: [1-9]/m);
   });
 
   it("user errors are one line naming the cause and the fix, exit 2, no stack; --debug adds it", () => {
