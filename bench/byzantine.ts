@@ -24,6 +24,7 @@ import { actorIndex, attackOf } from "../launch/assemble";
 import type { MetricsSink } from "../core/metrics";
 import { ATTACKS } from "../federation/byzantine";
 import { machineInfo, RESULTS_DIR, writeResult, writeText } from "./util";
+import { COLORS } from "../launch/plot";
 
 const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
 const THRESHOLDS: Record<string, number[]> = { "CartPole-v1": [195, 475], "LunarLander-v3": [100, 200] };
@@ -137,7 +138,7 @@ function svg(rs: Result[], title: string): string {
   const vals = rs.map((r) => r.honestMean100).filter(Number.isFinite);
   const hi = Math.max(1, ...vals);
   const gw = (W - L - R) / attacks.length, bw = (gw - 10) / rules.length;
-  const C = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+  const C = COLORS;
   let out = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11"><rect width="${W}" height="${H}" fill="white"/><text x="${L}" y="20" font-size="14">${title}</text>`;
   out += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`;
   for (let i = 0; i <= 4; i++) { const v = (hi * i) / 4, y = H - B - ((H - B - T) * i) / 4; out += `<text x="${L - 5}" y="${y + 4}" text-anchor="end">${v.toFixed(0)}</text>`; }
@@ -165,6 +166,8 @@ async function main() {
     resume: { type: "boolean" },
     // write the report from the partial file and stop (what was not run is listed as not run)
     "report-only": { type: "boolean" },
+    // rewrite the .md and .svg of an existing results file (e.g. after a change to the plot)
+    redraw: { type: "string" },
   } });
   if (values.help) {
     process.stdout.write(`${readFirstComment()}\n`);
@@ -172,6 +175,14 @@ async function main() {
   }
   if (values.job) {
     process.stdout.write(JSON.stringify(await runJob(JSON.parse(values.job) as Job)) + "\n");
+    return;
+  }
+  if (values.redraw) {
+    const d = JSON.parse(readFileSync(values.redraw, "utf8")) as { args: Record<string, string>; results: Result[]; notRun?: Job[] };
+    const a = d.args, env = d.results[0]!.env, name = values.redraw.replace(/^.*\//, "").replace(/\.json$/, "");
+    const cut = d.notRun?.length ? `\n\nNot run (time): ${d.notRun.map((j) => `${j.recipe}/${j.rule}/${j.attack}/seed ${j.seed}`).join(", ")}.\n` : "";
+    writeText(`${name}.md`, `# Byzantine benchmark: ${env}, ${a.actors} actors, ${a.byzantine} Byzantine, ${a.steps} steps per actor, step clock\n\n${table(d.results, env)}\n${cut}`);
+    writeText(`${name}.svg`, svg(d.results, `${env}: honest actors' mean-100 under attack (${a.byzantine}/${a.actors} Byzantine)`));
     return;
   }
   const env = values.env!;
