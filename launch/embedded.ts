@@ -296,8 +296,12 @@ const busPending = (bus: Bus): number | null => (bus.kind === "inproc" && "pendi
  * file is written.
  */
 async function saveRun(runDir: string, actors: Actor[], agents: Agent[], server: Server | null, bus: Bus, clock: Clock, loop: LoopState): Promise<void> {
+  // On the wall clock the loop does not flush before a checkpoint (and nothing is bit for bit there):
+  // deliver what is on its way; the in-flight checks below guard the step clock's exact resume.
+  const exact = clock instanceof StepClock;
+  if (!exact) await bus.flush();
   const pending = busPending(bus);
-  if (pending) throw new Error(`checkpoint: ${pending} bus messages not delivered (the loop checkpoints only after a flush)`);
+  if (pending && exact) throw new Error(`checkpoint: ${pending} bus messages not delivered (the loop checkpoints only after a flush)`);
   await server?.link.drain(); // batches handed to the learner are in the replay
   const state: ServerState | null = server ? {
     global: server.global.snapshot(), learner: server.learner?.snapshot() ?? null, aggregation: server.aggregation?.snapshot() ?? null,
@@ -320,7 +324,7 @@ async function saveRun(runDir: string, actors: Actor[], agents: Agent[], server:
   // Every shipped batch was acknowledged (on the in-process bus: by the time the files are written).
   for (const a of actors) {
     const p = a.stats().delivery?.pending ?? 0;
-    if (p > 0 && busPending(bus) !== null) throw new Error(`checkpoint: ${a.id} has ${p} batches not acknowledged`);
+    if (p > 0 && exact && busPending(bus) !== null) throw new Error(`checkpoint: ${a.id} has ${p} batches not acknowledged`);
   }
   writeFileSync(join(runDir, "run-state.json"), JSON.stringify({ ...loop, metrics: metricsSizes(runDir) }));
 }
