@@ -13,7 +13,6 @@
  * whether the global model stayed finite, and its norm trace. Writes
  * bench/results/byzantine-<env>[-tag].{json,md,svg}.
  */
-import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +22,7 @@ import { runEmbedded } from "../launch/embedded";
 import { actorIndex, attackOf } from "../launch/assemble";
 import type { MetricsSink } from "../core/metrics";
 import { ATTACKS } from "../federation/byzantine";
-import { machineInfo, RESULTS_DIR, writeResult, writeText } from "./util";
+import { machineInfo, runInChild, RESULTS_DIR, writeResult, writeText } from "./util";
 import { COLORS } from "../launch/plot";
 
 const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
@@ -112,14 +111,7 @@ async function runJob(j: Job) {
 }
 type Result = Awaited<ReturnType<typeof runJob>>;
 
-async function inChild(job: Job): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    c.stdout.on("data", (d) => (out += d));
-    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`job ${JSON.stringify(job)} exited ${code}`))));
-  });
-}
+const inChild = (job: Job) => runInChild<Result>(fileURLToPath(import.meta.url), job);
 
 const f1 = (x: number | null | undefined, d = 1) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "—");
 

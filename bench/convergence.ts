@@ -8,14 +8,13 @@
  * actor): learner tick 100 steps, weights upload 3000, aggregation 6000, FedAvg round 3000.
  * `--wall no` skips the extra wall-clock hybrid run. Writes bench/results/convergence-<env>-<K>a.{json,md,svg}.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadExperiment, type Experiment } from "../launch/config";
 import { envSpace } from "../launch/assemble";
 import { runEmbedded, type RunSummary } from "../launch/embedded";
 import type { MetricsSink } from "../core/metrics";
-import { machineInfo, writeResult, writeText } from "./util";
+import { machineInfo, runInChild, writeResult, writeText } from "./util";
 import { svgChart, type Series } from "../launch/plot";
 
 export const METHODS = {
@@ -159,14 +158,7 @@ function svgPlot(results: JobResult[], methods: string[], title: string, thresho
 
 // ---------------------------------------------------------------- driver
 
-async function inChild(job: Job): Promise<JobResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    c.stdout.on("data", (d) => (out += d));
-    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`job ${JSON.stringify(job)} exited ${code}`))));
-  });
-}
+const inChild = (job: Job) => runInChild<JobResult>(fileURLToPath(import.meta.url), job);
 
 const USAGE = `usage: npm run bench:convergence -- [--env ID] [--actors K] [--seeds N] [--steps N] [--jobs J] [--methods a,b] [--eval EPISODES] [--wall yes|no] [--ablation-seeds N] [--set k=v ...] [--tag T]
   local, fedavg, hybrid and hybrid ablations on the step clock; writes bench/results/convergence-<env>-<K>a.{json,md,svg}

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { cpus, totalmem, platform, release, arch } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,11 +21,7 @@ export function machineInfo() {
   };
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { median } from "../core/vec";
 
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,4 +64,14 @@ export function recordTransitions(envId: string, n: number, seed = 0): Transitio
     obs = r.terminated || r.truncated ? env.reset({ seed: seed * 100_003 + ++episode }).obs : r.obs;
   }
   return b;
+}
+
+/** Runs `script --job <json>` in its own Node process (tsx) and resolves with the JSON on its last stdout line. */
+export function runInChild<R>(script: string, job: unknown): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--import", "tsx", script, "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!) as R) : reject(new Error(`job ${JSON.stringify(job)} exited ${code}`))));
+  });
 }

@@ -12,6 +12,7 @@
  * (reason "trimmed" otherwise); score = ‖θ_k − mix‖₂.
  */
 import { l2diff } from "../core/vec";
+import { MedianRule } from "./median";
 import type { AggregateResult, Aggregator, ClientUpdate } from "./aggregator";
 
 export class TrimmedMeanRule implements Aggregator {
@@ -27,6 +28,11 @@ export class TrimmedMeanRule implements Aggregator {
     const size = global.length;
     for (const u of updates) if (u.params.length !== size) throw new Error(`trimmed-mean: ${u.actor} has ${u.params.length} params, expected ${size}`);
     const t = Math.floor(this.trim * K);
+    if (2 * t >= K) {
+      // Nothing would be left: the coordinate-wise median (clients that never give it are "trimmed").
+      const r = new MedianRule().aggregate(global, updates);
+      return { ...r, verdicts: r.verdicts.map((v) => (v.used ? v : { ...v, reason: "trimmed" })) };
+    }
     const mix = new Float32Array(size);
     const share = new Float64Array(K);
     const col = new Float64Array(K);
@@ -34,25 +40,14 @@ export class TrimmedMeanRule implements Aggregator {
     for (let j = 0; j < size; j++) {
       for (let k = 0; k < K; k++) col[k] = updates[k]!.params[j]!;
       order.sort((a, b) => col[a]! - col[b]! || a - b);
-      if (2 * t < K) {
-        const kept = K - 2 * t;
-        let s = 0;
-        for (let r = t; r < K - t; r++) {
-          const k = order[r]!;
-          s += col[k]!;
-          share[k]! += 1 / kept;
-        }
-        mix[j] = s / kept;
-      } else if (K % 2 === 1) {
-        const m = order[(K - 1) / 2]!;
-        mix[j] = col[m]!;
-        share[m]! += 1;
-      } else {
-        const a = order[K / 2 - 1]!, b = order[K / 2]!;
-        mix[j] = (col[a]! + col[b]!) / 2;
-        share[a]! += 0.5;
-        share[b]! += 0.5;
+      const kept = K - 2 * t;
+      let s = 0;
+      for (let r = t; r < K - t; r++) {
+        const k = order[r]!;
+        s += col[k]!;
+        share[k]! += 1 / kept;
       }
+      mix[j] = s / kept;
     }
     const verdicts = updates.map((u, k) => {
       const weight = size > 0 ? share[k]! / size : 1 / K;

@@ -10,6 +10,7 @@
  * trust = min(verdicts, data). Below `below`, the client's batches are gated (refused, counted).
  * A per-client quota caps its rows in a decaying window at `quota` × the median client's, against floods.
  */
+import { median } from "../core/vec";
 import type { Verdict } from "./aggregator";
 
 export interface GateSettings {
@@ -90,11 +91,16 @@ export class TrustGate {
     }
   }
 
+  /** EMA at the gate's rate; the first value (prev NaN) is taken as it is. */
+  private ema(prev: number, x: number): number {
+    return Number.isFinite(prev) ? prev + this.s.rate * (x - prev) : x;
+  }
+
   /** Folds in the mean TD error of a client's latest rows and re-rates every client's data trust. */
   observeTd(actor: string, meanTd: number): void {
     if (!Number.isFinite(meanTd)) return;
     const c = this.of(actor);
-    c.td = Number.isFinite(c.td) ? c.td + this.s.rate * (meanTd - c.td) : meanTd;
+    c.td = this.ema(c.td, meanTd);
     const tds = [...this.c.values()].map((x) => x.td).filter(Number.isFinite);
     if (tds.length < 3) return;
     const med = median(tds);
@@ -111,7 +117,7 @@ export class TrustGate {
   observeReward(actor: string, meanReward: number): void {
     if (!Number.isFinite(meanReward)) return;
     const c = this.of(actor);
-    c.reward = Number.isFinite(c.reward) ? c.reward + this.s.rate * (meanReward - c.reward) : meanReward;
+    c.reward = this.ema(c.reward, meanReward);
     const rs = [...this.c.values()].map((x) => x.reward).filter(Number.isFinite);
     if (rs.length < 3) return;
     const med = median(rs);
@@ -178,11 +184,4 @@ export class TrustGate {
     for (const [a, c] of this.c) out[a] = { trust: Math.min(c.verdicts, c.data), verdicts: c.verdicts, data: c.data, td: Number.isFinite(c.td) ? c.td : null, accepted: c.accepted, gated: c.gated, quota: c.quota, evicted: c.evicted };
     return out;
   }
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

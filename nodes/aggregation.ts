@@ -10,7 +10,7 @@ import type { RejectionCounter } from "../core/errors";
 import type { MetricsSink } from "../core/metrics";
 import type { WeightsUpload } from "../core/links";
 import { blendInto, layoutSize } from "../core/params";
-import { l2diff, norm } from "../core/vec";
+import { l2diff, median, norm } from "../core/vec";
 import type { Aggregator, Verdict } from "../federation/aggregator";
 import { globalRefused, weightsOutOfBounds, type WeightBounds } from "../federation/bounds";
 import type { GlobalState } from "./global";
@@ -191,8 +191,7 @@ export class AggregationNode {
       const v = this.d.verifiedSamples?.(c.actor);
       return v === undefined ? c : { ...c, samples: v };
     });
-    const claims = verified.map((c) => c.samples).sort((a, b) => a - b);
-    const cap = claims.length ? 2 * (claims.length % 2 ? claims[claims.length >> 1]! : (claims[claims.length / 2 - 1]! + claims[claims.length / 2]!) / 2) : 0;
+    const cap = 2 * median(verified.map((c) => c.samples));
     const capped = verified.map((c) => (c.samples > cap ? { ...c, samples: cap } : c));
     const clients = config.rebase ? capped.map((c) => this.rebased(c, g)) : capped;
     const r = clients.length === 0 ? { mix: null, reason: "no_fresh_clients", verdicts: [] as Verdict[] } : rule.aggregate(g, clients, moved && config.reference === "server" ? { reference } : {});

@@ -13,16 +13,10 @@
 import { readFileSync } from "node:fs";
 import type { TransitionBatch } from "../../core/batch";
 import type { QNetwork } from "./network";
+import type { TfEngineOptions } from "./tf-engine";
 
-export interface WasmEngineOptions {
-  double: boolean;
-  gammaN: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  huberDelta: number;
-  maxGradNorm: number;
+/** The tfjs engine's step options (the same DQN step), plus the batch buffers' first size. */
+export interface WasmEngineOptions extends TfEngineOptions {
   /** rows the batch buffers hold at first (grown on demand) */
   batchSize: number;
 }

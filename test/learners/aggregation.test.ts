@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import type { AggregateResult, ClientUpdate, Verdict } from "../../federation/aggregator";
+import type { AggregateResult } from "../../federation/aggregator";
+import { client, close, f, mixOf, verdict, weightSum } from "../helpers/aggregation";
 import { AGGREGATORS, aggregatorNamed } from "../../federation/aggregators";
 import { FedAvgRule } from "../../federation/fedavg";
 import { MeanRule } from "../../federation/mean";
@@ -7,22 +8,6 @@ import { MedianRule } from "../../federation/median";
 import { TrustRule } from "../../federation/trust";
 import { cosine } from "../../core/vec";
 
-const f = (...xs: number[]) => Float32Array.from(xs);
-const client = (actor: string, params: Float32Array, samples = 10): ClientUpdate => ({ actor, params, samples });
-const close = (a: Float32Array, b: number[], eps = 1e-6) => {
-  expect(a.length).to.equal(b.length);
-  a.forEach((v, i) => expect(v, `coordinate ${i}`).to.be.closeTo(b[i]!, eps));
-};
-const verdict = (r: AggregateResult, actor: string): Verdict => {
-  const v = r.verdicts.find((x) => x.actor === actor);
-  expect(v, `verdict for ${actor}`).to.not.equal(undefined);
-  return v!;
-};
-const mixOf = (r: AggregateResult): Float32Array => {
-  expect(r.mix, "reason" in r ? r.reason : "mix").to.not.equal(null);
-  return r.mix!;
-};
-const weightSum = (r: AggregateResult) => r.verdicts.reduce((s, v) => s + v.weight, 0);
 
 describe("aggregation rule: trust (seed formula)", () => {
   const rule = new TrustRule();

@@ -1,27 +1,12 @@
 import { expect } from "chai";
-import type { AggregateResult, ClientUpdate, Verdict } from "../../federation/aggregator";
+import type { AggregateResult } from "../../federation/aggregator";
+import { client, close, f, mixOf, verdict, weightSum } from "../helpers/aggregation";
 import { aggregatorNamed } from "../../federation/aggregators";
 import { KrumRule, MultiKrumRule } from "../../federation/krum";
 import { MedianRule } from "../../federation/median";
 import { TrimmedMeanRule } from "../../federation/trimmed-mean";
 import { TrustDeltaRule } from "../../federation/trust-delta";
 
-const f = (...xs: number[]) => Float32Array.from(xs);
-const client = (actor: string, params: Float32Array, samples = 10): ClientUpdate => ({ actor, params, samples });
-const close = (a: Float32Array, b: number[], eps = 1e-6) => {
-  expect(a.length).to.equal(b.length);
-  a.forEach((v, i) => expect(v, `coordinate ${i}`).to.be.closeTo(b[i]!, eps));
-};
-const verdict = (r: AggregateResult, actor: string): Verdict => {
-  const v = r.verdicts.find((x) => x.actor === actor);
-  expect(v, `verdict for ${actor}`).to.not.equal(undefined);
-  return v!;
-};
-const mixOf = (r: AggregateResult): Float32Array => {
-  expect(r.mix, "reason" in r ? r.reason : "mix").to.not.equal(null);
-  return r.mix!;
-};
-const weightSum = (r: AggregateResult) => r.verdicts.reduce((s, v) => s + v.weight, 0);
 const finite = (r: AggregateResult) => {
   if (r.mix) r.mix.forEach((m, j) => expect(Number.isFinite(m), `mix[${j}] = ${m}`).to.equal(true));
   for (const v of r.verdicts) {
