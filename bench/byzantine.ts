@@ -235,7 +235,21 @@ async function main() {
 }
 
 function readFirstComment(): string {
-  return "npm run bench:byzantine -- [--env CartPole-v1] [--actors 10] [--byzantine 3] [--steps 10000] [--rules …] [--attacks …] [--seeds 1] [--jobs 2] [--recipes hybrid,fedavg] [--tag NAME]";
+  return [
+    "npm run bench:byzantine -- [options]",
+    "  --env ID              CartPole-v1 (default) or LunarLander-v3",
+    "  --actors N            actors per run (10); --byzantine F: the last F attack (3)",
+    "  --steps N             env steps per actor (10000); --eval N greedy episodes of the global model (20)",
+    "  --rules a,b,…         fedavg,trust,trust-delta,median,trimmed-mean,multi-krum (a rule+nobounds turns the bounds off)",
+    "  --attacks a,b,…       none and every attack but replay-flood",
+    "  --recipes hybrid,fedavg   recipes of the grid (hybrid); --extra \"recipe:rule:attack;…\" single cells",
+    "  --seeds N --first-seed S  seeds S..S+N-1 (1, 0); --jobs J cells at a time (2); --tag T results name suffix",
+    "  --resume              continue the grid from its partial file; --report-only: write the report from it",
+    "  --redraw FILE.json    rewrite the .md and .svg of a results file",
+    "Writes bench/results/byzantine-<env>[-tag].{json,md,svg}. The committed CartPole grid:",
+    "  --steps 20000 --eval 10 --attacks none,sign-flip,inflated,reward-flip,random-action,free-rider \\",
+    "  --extra \"fedavg:fedavg:none;fedavg:fedavg:sign-flip;fedavg:trust-delta:none;fedavg:trust-delta:sign-flip;hybrid:fedavg+nobounds:inflated;hybrid:trust+nobounds:inflated\"",
+  ].join("\n");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main().catch((e) => { process.stderr.write(`${(e as Error).message}\n`); process.exit(1); });
