@@ -52,6 +52,14 @@ export interface Agent extends WeightsHolder, Saveable {
   learn?(batch: TransitionBatch): { loss: number };
   /** Per-row TD error |Q(s,a) − y| under the current weights (off-policy value learners): lets a learner judge a client's data. */
   tdErrors?(batch: TransitionBatch): Float32Array;
+  /**
+   * The greedy policy's preference for every action on one observation: Q-values (DQN), action
+   * log-probabilities (PPO). Detection scores (the preference for blocking over allowing) and
+   * explanations read it; optional for algorithms without per-action scores.
+   */
+  actionScores?(obs: ArrayLike<number>): Float32Array;
+  /** ∂ actionScores(obs)[action] / ∂ obs (length obsDim): integrated-gradient explanations. */
+  scoreGradient?(obs: ArrayLike<number>, action: number): Float32Array;
   progress(): Progress;
   dispose(): void;
 }

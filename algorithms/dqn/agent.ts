@@ -143,6 +143,11 @@ export class DqnAgent implements Agent {
     return this.net.forward(which === "online" ? this.params : this.target, x, 1, this.ws1).slice(0, this.numActions);
   }
 
+  /** Q(obs, ·): the per-action preference detection scores and explanations read. */
+  actionScores(obs: ArrayLike<number>): Float32Array {
+    return this.qValues(obs);
+  }
+
   /** Record one env transition: n-step accumulation → local replay; ends episodes (ε decay). */
   observe(t: Transition): void {
     for (const u of this.nstep.push(t)) this.replay.push(u.obs, u.action, u.reward, u.nextObs, u.terminated, u.truncated);
