@@ -50,9 +50,10 @@ export interface Downlink {
 
 /**
  * Stores a batch from `actor`: resolves true once stored (ACK), false when refused (REJECTED);
- * a rejection means the batch was valid but could not be stored (RETRY).
+ * a rejection means the batch was valid but could not be stored (RETRY). `key` names the sender's
+ * batch (actor, seq, ts): the same key again is a retry, stored at most once.
  */
-export type BatchHandler = (actor: string, batch: TransitionBatch) => Promise<boolean>;
+export type BatchHandler = (actor: string, batch: TransitionBatch, key?: string) => Promise<boolean>;
 export type WeightsHandler = (actor: string, w: WeightsUpload) => void;
 
 export interface ServerLinkStats {

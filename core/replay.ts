@@ -24,8 +24,13 @@ export interface ReplayStore {
   readonly kind: "memory" | "redis";
   readonly capacity: number;
   readonly obsDim: number;
-  /** Appends the batch; returns the total number of transitions ever inserted. */
-  insert(batch: TransitionBatch): Promise<number>;
+  /**
+   * Appends the batch; returns the total number of transitions ever inserted. With \`once\` (a
+   * sender's batch key), a batch already stored under that key is not stored again and −1 is
+   * returned: retry dedupe across ingest workers (the Redis replay; a one-process memory replay
+   * relies on its link's dedupe and ignores the key).
+   */
+  insert(batch: TransitionBatch, once?: string): Promise<number>;
   /**
    * Removes the rows of these insert-index ranges that the ring still holds (older ones were
    * already overwritten); sampling no longer returns them. Returns the rows removed.

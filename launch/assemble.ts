@@ -26,6 +26,7 @@ import { Actor } from "../nodes/actor";
 import { AggregationNode } from "../nodes/aggregation";
 import { GlobalState, Publisher } from "../nodes/global";
 import { Learner } from "../nodes/learner";
+import { Ingest } from "../nodes/ingest";
 import { BusDownlink, BusServerLink, BusUplink } from "../transport/links";
 import { openReplay } from "../transport/open";
 import { subjectsFor } from "../transport/subjects";
@@ -141,6 +142,8 @@ export interface AssembleWhat {
   server: boolean;
   /** Checkpoint directories under the run dir (process mode); the embedded run checkpoints nothing. */
   checkpoints?: boolean;
+  /** The learner process of a run with learner.ingest.workers > 0: workers take the transitions (the embedded run always ingests itself). */
+  workersIngest?: boolean;
   /** Every actor assembled here attacks (`fedrl actor --byzantine`); otherwise config actors.byzantine picks the last ones. */
   byzantine?: Attack;
 }
@@ -222,7 +225,7 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
       });
       actors.push(actor);
     }
-    if (what.server && (recipe.learner || recipe.aggregation)) server = await assembleServer(exp, deps, recipe, builder, space, learnerConfig, init, what.checkpoints ?? false, auth);
+    if (what.server && (recipe.learner || recipe.aggregation)) server = await assembleServer(exp, deps, recipe, builder, space, learnerConfig, init, what.checkpoints ?? false, auth, what.workersIngest ?? false);
   } catch (e) {
     for (const a of agents) a.dispose();
     throw e;
@@ -240,7 +243,7 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
   };
 }
 
-async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space & { bounds?: EnvBounds }, learnerConfig: unknown, init: Float32Array, checkpoints: boolean, auth: RunAuth | null): Promise<Server> {
+async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recipe, builder: AlgorithmBuilder<unknown>, space: Space & { bounds?: EnvBounds }, learnerConfig: unknown, init: Float32Array, checkpoints: boolean, auth: RunAuth | null, workersIngestHere: boolean): Promise<Server> {
   if (!deps.bus) throw new Error(`mode ${recipe.name} needs a bus`);
   const rejected = new RejectionCounter();
   const subjects = subjectsFor(exp.run);
@@ -249,11 +252,13 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
   const signingKey = auth ? auth.keyOf("learner") : undefined;
   if (auth) deps.log(`auth: ${auth.identities.actors.size} registered actor identities (${exp.auth.identities}); others are refused, global models signed`);
   else deps.log("auth: auth.identities not set, any actor id on the bus is accepted as a client and nothing is signed (docs/security.md)");
+  const L = exp.learner;
+  // With ingest workers (process mode) they take the transitions; the learner only samples and trains.
+  const workersIngest = recipe.learner && workersIngestHere;
   const link = new BusServerLink(deps.bus, subjects, {
     obsDim: space.obsDim, actionCount: space.actionCount, layout: global.holder.layout(), maxMessageBytes: exp.learner.maxMessageBytes, rejected, log: deps.log,
-    rate: exp.learner.rate, identities: auth?.identities.actors, signingKey,
+    rate: exp.learner.rate, identities: auth?.identities.actors, signingKey, transitions: !workersIngest,
   });
-  const L = exp.learner;
   const metrics = deps.metrics(recipe.learner ? "learner" : "aggregator");
   let learner: Learner | null = null;
   // The learner's stats go to its metrics after every publish.
@@ -273,7 +278,9 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
       checkpointDir: checkpoints ? join(runDirOf(exp), "learner-checkpoint") : undefined,
       limits: transitionLimits(space.obsDim, space.bounds, L.bounds),
       gate: gate ?? undefined,
+      ingest: !workersIngest,
     });
+    if (workersIngest) deps.log(`learner: ${L.ingest.workers} ingest worker(s) fill the replay (fedrl ingest); this process samples and trains`);
   }
   let aggregation: AggregationNode | null = null;
   const ra = recipe.aggregation;
@@ -310,4 +317,59 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
       await publisher.publish().catch(() => {});
     },
   };
+}
+
+/** One ingest worker: its link (transitions only, in the queue group), ingest path and gate. */
+export interface IngestWorkerParts {
+  link: BusServerLink;
+  ingest: Ingest;
+  gate: TrustGate;
+  rejected: RejectionCounter;
+  /** Follows the published global model, for the gate's TD check. */
+  downlink: Downlink;
+  /** The global version the TD check uses (0: none received yet). */
+  version(): number;
+  dispose(): void;
+}
+
+/** NATS queue group of a run's ingest workers. */
+export const INGEST_QUEUE = "fedrl-ingest";
+
+/**
+ * `fedrl ingest`: one of learner.ingest.workers processes in the hybrid recipe. Each keeps its own
+ * filter reservoir (seeded per worker) over the 1/N of batches the queue group hands it: a uniform
+ * thinning of the same stream, so every reservoir samples the same population. Its trust gate sees
+ * the data checks (reward, TD error under the latest global model, quota); the aggregation
+ * verdicts stay in the learner process.
+ */
+export async function assembleIngestWorker(exp: Experiment, deps: { bus: Bus; replay: ReplayStore; log: Log }, index: number): Promise<IngestWorkerParts> {
+  const recipe = recipeOf(exp.mode);
+  if (!recipe.learner) throw new ConfigError(`mode ${exp.mode} has no replay to ingest into (ingest workers serve mode hybrid)`);
+  const space = envSpace(exp);
+  const { builder, learnerConfig, init } = algorithmOf(exp, space);
+  const auth = runAuth(exp);
+  const rejected = new RejectionCounter();
+  const L = exp.learner;
+  const subjects = subjectsFor(exp.run);
+  const link = new BusServerLink(deps.bus, subjects, {
+    obsDim: space.obsDim, actionCount: space.actionCount, layout: builder.layout(space, learnerConfig), maxMessageBytes: L.maxMessageBytes, rejected, log: deps.log,
+    rate: L.rate, identities: auth?.identities.actors, weights: false, ingestQueue: INGEST_QUEUE,
+  });
+  const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 + 7919 * (index + 1) });
+  const gate = new TrustGate(L.gate);
+  const agent = builder.makeAgent(space, learnerConfig, exp.seed * 1000, init);
+  let version = 0;
+  const downlink = new BusDownlink(deps.bus, subjects, agent.layout(), deps.log, Date.now, { verifyKey: auth?.identities.learnerKey ?? undefined });
+  await downlink.subscribe((g) => {
+    if (g.version <= version) return;
+    version = g.version;
+    agent.setWeights(Object.fromEntries([builder.shipped, ...builder.followers].map((k) => [k, g.params])));
+  });
+  const tdErrors = agent.tdErrors?.bind(agent);
+  const ingest = new Ingest({
+    replay: deps.replay, filter, rejected, limits: transitionLimits(space.obsDim, space.bounds, L.bounds), gate, log: deps.log,
+    tdErrors: tdErrors ? (b) => (version > 0 ? tdErrors(b) : null) : undefined,
+  });
+  if ((await deps.replay.size()) > 0) filter.warm(await deps.replay.sample(Math.min(L.filter.reservoir, 4096)));
+  return { link, ingest, gate, rejected, downlink, version: () => version, dispose: () => agent.dispose() };
 }

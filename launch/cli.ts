@@ -13,7 +13,7 @@ import { stringify as toYaml } from "yaml";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, loadExperiment, runDirOf, type Experiment } from "./config";
 import { runEmbedded } from "./embedded";
-import { runLearnerProcess, runActorProcess } from "./processes";
+import { runLearnerProcess, runActorProcess, runIngestProcess } from "./processes";
 import { runMultiProcess } from "./multiprocess";
 import { trainLocalCli } from "./train-local";
 import { RECIPES } from "./recipes";
@@ -69,6 +69,12 @@ const COMMANDS: Command[] = [
     synopsis: "fedrl learner [--config FILE] [--set k=v ...] [--http PORT]",
     about: "The recipe's server side over NATS (+ Redis for hybrid); resumes <runDir>/learner-checkpoint if it exists.",
     options: { http: HTTP }, config: true,
+  },
+  {
+    name: "ingest", summary: "one ingest worker of a hybrid run (learner.ingest.workers; containers), until Ctrl-C",
+    synopsis: "fedrl ingest [--index I] [--config FILE] [--set k=v ...]",
+    about: "Decodes, validates, trust-gates and filters the actors' batches into the run's Redis replay, one of a NATS queue group; the learner (with learner.ingest.workers > 0) then only samples and trains. I defaults to $FEDRL_INGEST_INDEX, then to a compose replica's index, then 0.",
+    options: { index: { type: "string", arg: "I", help: "this worker's index (0-based): names its heartbeat and seeds its filter reservoir" } }, config: true,
   },
   {
     name: "actor", summary: "one actor (containers)",
@@ -308,6 +314,12 @@ export async function main(argv: string[]): Promise<number> {
     case "learner":
       await runLearnerProcess(exp, { log, signal: ac.signal });
       return 0;
+    case "ingest": {
+      const index = num(values.index, "index", usage) ?? (process.env.FEDRL_INGEST_INDEX ? Number(process.env.FEDRL_INGEST_INDEX) : await replicaIndex()) ?? 0;
+      if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index: expected a whole number ≥ 0, got "${index}"`, usage);
+      await runIngestProcess(exp, index, { log, signal: ac.signal });
+      return 0;
+    }
     default: {
       const stats = await runActorProcess(exp, values.id as string, { log, signal: ac.signal, byzantine: attack as never });
       log(`actor ${values.id} done: ${JSON.stringify(stats)}`);

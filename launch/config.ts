@@ -91,6 +91,15 @@ export const ExperimentSchema = z.strictObject({
     maxMessageBytes: z.number().int().min(1024).default(4 << 20),
     /** Start training once the replay holds this many transitions. */
     warmup: z.number().int().nonnegative().default(1_000),
+    /**
+     * Ingest workers (\`fedrl ingest\`, hybrid over NATS + Redis): decode, bounds, trust gate, filter
+     * and replay insert in separate processes sharing a NATS queue group; the learner only samples
+     * and trains. 0 = the learner ingests itself (the embedded run always does). \`fedrl run\` with
+     * NATS_URL starts this many; in containers run \`fedrl ingest\` this many times.
+     */
+    ingest: z.strictObject({
+      workers: z.number().int().min(0).max(64).default(0),
+    }).prefault({}),
     replay: z.strictObject({
       capacity: z.number().int().positive().default(100_000),
       /** Clear this run's Redis replay at start (otherwise a restarted learner resumes it). */

@@ -82,7 +82,9 @@ export async function runMultiProcess(exp: Experiment, opts: MultiProcessOptions
     }
   });
   const learner = !withLearner ? null : spawnComponent(["learner", ...common, ...httpArgs(ports?.learner)], env, "learner", o.log);
-  if (learner) await new Promise((r) => setTimeout(r, 1500)); // let it subscribe before actors publish
+  const workerCount = recipeOf(exp.mode).learner ? exp.learner.ingest.workers : 0;
+  const workers = Array.from({ length: workerCount }, (_, i) => spawnComponent(["ingest", "--index", String(i), ...common], env, `ingest-${i}`, o.log));
+  if (learner) await new Promise((r) => setTimeout(r, 1500)); // let it (and the ingest workers) subscribe before actors publish
   const actors = Array.from({ length: exp.actors.count }, (_, i) => spawnComponent(["actor", "--id", actorId(exp, i), ...common, ...httpArgs(ports?.actors[i])], env, actorId(exp, i), o.log));
   const t0 = Date.now();
   const timer = setInterval(() => {
@@ -105,16 +107,20 @@ export async function runMultiProcess(exp: Experiment, opts: MultiProcessOptions
   };
   o.signal.addEventListener("abort", stopActors, { once: true });
   // A launcher killed outright takes its children with it (they are in their own group).
-  const killAll = () => { for (const c of [...actors, learner]) if (c && c.exitCode === null) c.kill("SIGKILL"); };
+  const killAll = () => { for (const c of [...actors, ...workers, learner]) if (c && c.exitCode === null) c.kill("SIGKILL"); };
   process.once("exit", killAll);
   const codes = await Promise.all(actors.map(exited));
+  // The actors drained into the ingest workers; they answer what is under way, then the learner stops.
+  for (const w of workers) if (w.exitCode === null) w.kill("SIGTERM");
+  const wcodes = await Promise.all(workers.map(exited));
   if (learner && learner.exitCode === null) learner.kill("SIGTERM");
   const lcode = learner ? await exited(learner) : 0;
   process.off("exit", killAll);
   clearInterval(timer);
   sinks.done();
   await bus.close();
-  o.log(`actors exited with ${codes.join(", ")}; learner with ${lcode}`);
-  if (codes.some((c) => c !== 0) || lcode !== 0) throw new Error(`a component failed (actors exited with ${codes.join(", ")}, learner with ${lcode}; see their lines above)`);
+  const ingestNote = workers.length ? `; ingest workers with ${wcodes.join(", ")}` : "";
+  o.log(`actors exited with ${codes.join(", ")}${ingestNote}; learner with ${lcode}`);
+  if (codes.some((c) => c !== 0) || wcodes.some((c) => c !== 0) || lcode !== 0) throw new Error(`a component failed (actors exited with ${codes.join(", ")}${ingestNote}, learner with ${lcode}; see their lines above)`);
   return { stopped: o.signal.aborted };
 }

@@ -10,7 +10,7 @@ import { WallClock } from "../core/clock";
 import { JsonlMetrics, TeeMetrics } from "../core/metrics";
 import { openBus } from "../transport/open";
 import { subjectsFor } from "../transport/subjects";
-import { assemble, runReplay, type Log } from "./assemble";
+import { assemble, assembleIngestWorker, envSpace as envSpaceOf, runReplay, type Log } from "./assemble";
 import { ConfigError, runDirOf, type Experiment } from "./config";
 import { budgetSpent } from "./embedded";
 import { hasServer, recipeOf } from "./recipes";
@@ -62,7 +62,7 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   const topo = await assemble(exp, {
     bus, clock, log: o.log, metrics: () => metrics,
     replay: prom ? async (space) => prom.instrumentReplay(await replay.open(space)) : replay.open,
-  }, { actors: [], server: true, checkpoints: true });
+  }, { actors: [], server: true, checkpoints: true, workersIngest: exp.learner.ingest.workers > 0 });
   const server = topo.server!;
   if (prom) {
     prom.attach({ actors: [], server, bus });
@@ -99,6 +99,50 @@ export async function runLearnerProcess(exp: Experiment, o: ProcessOptions): Pro
   await bus.close();
   await replay.close();
   o.log("learner stopped (checkpoint written)");
+}
+
+/**
+ * `fedrl ingest [--index i]`: one ingest worker of a hybrid run (learner.ingest.workers), until
+ * signalled. Its transitions come from the run's NATS queue group; what it accepts goes into the
+ * run's Redis replay; its heartbeat goes to metrics.ingest-<i>.
+ */
+export async function runIngestProcess(exp: Experiment, index: number, o: ProcessOptions): Promise<void> {
+  requireTransports(exp, true);
+  const subjects = subjectsFor(exp.run);
+  const name = `ingest-${index}`;
+  const bus = await openBus(exp.transport.nats, `fedrl-${exp.run}-${name}`, o.log);
+  // Workers never clear the shared replay: the learner owns clearOnStart.
+  const replay = runReplay({ ...exp, learner: { ...exp.learner, replay: { ...exp.learner.replay, clearOnStart: false } } });
+  let parts;
+  try {
+    parts = await assembleIngestWorker(exp, { bus, replay: await replay.open(envSpaceOf(exp)), log: o.log }, index);
+  } catch (e) {
+    await bus.close();
+    await replay.close();
+    throw e;
+  }
+  const { link, ingest, gate, rejected } = parts;
+  await link.start(ingest.onBatch, () => {});
+  o.log(`${name} up: run ${exp.run}, replay ${replay.opened()?.kind}, queue group of ${exp.learner.ingest.workers} worker(s)`);
+  const beat = () => {
+    const l = link.stats();
+    return { worker: name, ...ingest.counters, duplicates: ingest.counters.duplicates + l.duplicates, ingestMs: l.decodeMs + ingest.filterMs, receivedBytes: l.receivedBytes, dropped: l.dropped,
+      rssMB: process.memoryUsage().rss / 2 ** 20, globalVersion: parts.version(), rejected: rejected.snapshot(), gate: gate.snapshot() };
+  };
+  const heartbeat = setInterval(() => bus.publish(subjects.metrics(name), json(beat())), 2000);
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    o.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  clearInterval(heartbeat);
+  // Batches under way finish (and are answered) before the worker leaves the group.
+  await link.close();
+  await parts.downlink.close();
+  bus.publish(subjects.metrics(name), json({ ...beat(), done: true }));
+  parts.dispose();
+  await bus.close();
+  await replay.close();
+  o.log(`${name} stopped: ${JSON.stringify(ingest.counters)}`);
 }
 
 /** `fedrl actor --id X`: one actor until its budget or a signal; resumes its checkpoint if one exists. */

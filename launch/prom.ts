@@ -255,10 +255,10 @@ export class RunMetrics {
     if (learner) {
       const onBatch = learner.onBatch;
       const h = this.ingestSeconds;
-      learner.onBatch = async (actor, batch) => {
+      learner.onBatch = async (actor, batch, key) => {
         const end = h.startTimer();
         try {
-          return await onBatch(actor, batch);
+          return await onBatch(actor, batch, key);
         } finally {
           end();
         }

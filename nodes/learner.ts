@@ -11,15 +11,16 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Agent } from "../core/agent";
-import { filterBatch, sliceBatch, type TransitionBatch } from "../core/batch";
+import type { TransitionBatch } from "../core/batch";
 import type { Clock, Period, Timer } from "../core/clock";
 import type { RejectionCounter } from "../core/errors";
 import type { ServerLink } from "../core/links";
 import type { ReplayStore, RowRange } from "../core/replay";
-import { batchOutOfBounds, type TransitionLimits } from "../federation/bounds";
+import type { TransitionLimits } from "../federation/bounds";
 import type { ExperienceFilter } from "../federation/filter";
 import type { TrustGate } from "../federation/trust-gate";
 import type { GlobalState } from "./global";
+import { Ingest, type IngestCounters } from "./ingest";
 
 export interface LearnerConfig {
   tick: Period;
@@ -47,6 +48,11 @@ export interface LearnerDeps {
   limits?: TransitionLimits;
   /** Gates each client's batches by its trust and an insert quota; fed TD errors of its rows. */
   gate?: TrustGate;
+  /**
+   * False when \`fedrl ingest\` workers fill the replay: this learner then only samples and trains,
+   * and credits replayRatio from the replay's insert count. Default true (it ingests itself).
+   */
+  ingest?: boolean;
   /** Where checkpoints go (model + counters); start() resumes from it. */
   checkpointDir?: string;
   log?: (line: string) => void;
@@ -71,17 +77,16 @@ export interface LearnerSnapshot {
   gate: ReturnType<TrustGate["state"]> | null;
 }
 
-interface Counters {
+interface Counters extends IngestCounters {
   updates: number;
-  received: number;
-  accepted: number;
-  filtered: number;
-  /** Rows of batches refused whole (out of bounds, gated). */
-  refused: number;
 }
 
 export class Learner {
-  readonly counters: Counters = { updates: 0, received: 0, accepted: 0, filtered: 0, refused: 0 };
+  /** The ingest path of this process (null when workers ingest). */
+  readonly ingest: Ingest | null;
+  private updates = 0;
+  /** Transitions the replay held when workers ingest (their insert count), for replayRatio and stats. */
+  private insertedByWorkers = 0;
   lastLoss = NaN;
   /** replayRatio bookkeeping: update credit, accepted count already credited, credit dropped at the cap. */
   private credit = 0;
@@ -89,12 +94,21 @@ export class Learner {
   updatesSkipped = 0;
   /** Ticks undone because training made the model non-finite. */
   nonFiniteTicks = 0;
-  /** Time spent filtering batches (ms). */
-  filterMs = 0;
   private timer: Timer | null = null;
-  /** With a gate: each client's rows in the replay, by insert index, so a distrusted client's can be evicted. */
-  private readonly rowsOf = new Map<string, RowRange[]>();
   private readonly learn: (b: TransitionBatch) => { loss: number };
+
+  /** A batch from a client (the ingest path's; refuses everything when workers ingest). */
+  onBatch: (actor: string, batch: TransitionBatch, key?: string) => Promise<boolean>;
+
+  /** Cumulative counters: gradient steps and the ingest path's (accepted = the workers' inserts when they ingest). */
+  get counters(): Counters {
+    const i = this.ingest?.counters ?? { received: this.insertedByWorkers, accepted: this.insertedByWorkers, filtered: 0, refused: 0, duplicates: 0 };
+    return { updates: this.updates, ...i };
+  }
+
+  get filterMs(): number {
+    return this.ingest?.filterMs ?? 0;
+  }
 
   get gate(): TrustGate | null {
     return this.d.gate ?? null;
@@ -104,6 +118,12 @@ export class Learner {
     const learn = d.agent.learn?.bind(d.agent);
     if (!learn) throw new Error("the hybrid learner needs an off-policy algorithm (its agent has no learn(batch))");
     this.learn = learn;
+    const tdErrors = d.agent.tdErrors?.bind(d.agent);
+    this.ingest = d.ingest === false ? null : new Ingest({
+      replay: d.replay, filter: d.filter, rejected: d.rejected, limits: d.limits, gate: d.gate, log: d.log,
+      tdErrors: tdErrors ? (b) => (this.updates > 0 ? tdErrors(b) : null) : undefined,
+    });
+    this.onBatch = this.ingest ? this.ingest.onBatch : async () => false;
     // Every published version is persisted at once, so a restart after a crash continues above it
     // (checkpoints are periodic; actors ignore versions they have already seen).
     if (d.checkpointDir) d.global.onPublished.push((version, round) => this.persistPublished(version, round));
@@ -117,78 +137,18 @@ export class Learner {
     this.timer = clock.every(config.tick, () => this.tick(), "learner.tick");
   }
 
-  /** A batch from a client: bounds, filter, store. True once stored, false when refused; a throw (replay down) means retry. */
-  onBatch = async (actor: string, batch: TransitionBatch): Promise<boolean> => {
-    const t0 = performance.now();
-    const c = this.counters;
-    c.received += batch.n;
-    const bad = this.d.limits ? batchOutOfBounds(batch, this.d.limits) : null;
-    const { gate, agent } = this.d;
-    // The learner's data checks, on every plausible batch (so a client's trust can recover): its mean
-    // reward, and the TD errors of (up to 64 of) its rows under the global model.
-    if (!bad && gate) {
-      let r = 0;
-      for (let i = 0; i < batch.n; i++) r += batch.rewards[i]!;
-      gate.observeReward(actor, r / Math.max(1, batch.n));
-      if (agent.tdErrors && c.updates > 0) {
-        const td = agent.tdErrors(batch.n > 64 ? sliceBatch(batch, 0, 64) : batch);
-        gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);
-      }
-    }
-    const admitted = bad ?? (gate ? gate.admit(actor, batch.n) : "ok");
-    if (admitted !== "ok") {
-      this.d.rejected.count(admitted === "distrusted" ? "gated" : admitted, actor);
-      c.refused += batch.n;
-      if (admitted === "distrusted") await this.evictRowsOf(actor);
-      return false;
-    }
-    const kept = filterBatch(batch, this.d.filter.keep(batch));
-    c.filtered += batch.n - kept.n;
-    this.filterMs += performance.now() - t0;
-    if (kept.n > 0) {
-      const total = await this.d.replay.insert(kept);
-      c.accepted += kept.n;
-      if (gate) {
-        gate.onAccepted(actor, kept.n);
-        this.track(actor, total - kept.n, total);
-      }
-    }
-    return true;
-  };
-
-  private track(actor: string, start: number, end: number): void {
-    let list = this.rowsOf.get(actor);
-    if (!list) this.rowsOf.set(actor, (list = []));
-    const last = list[list.length - 1];
-    if (last && last.end === start) last.end = end;
-    else list.push({ start, end });
-    if (list.length > 256) {
-      // Ranges the ring has overwritten since can go.
-      const held = end - this.d.replay.capacity;
-      this.rowsOf.set(actor, list.filter((r) => r.end > held));
-    }
-  }
-
-  /** A client just distrusted: its rows still in the replay are evicted (once; counted per client). */
-  private async evictRowsOf(actor: string): Promise<void> {
-    const ranges = this.rowsOf.get(actor);
-    if (!ranges || ranges.length === 0) return;
-    this.rowsOf.delete(actor);
-    const n = await this.d.replay.evict(ranges);
-    this.d.gate?.onEvicted(actor, n);
-    if (n > 0) this.d.log?.(`trust gate: ${actor} distrusted; evicted its ${n} rows from the replay`);
-  }
-
   /** Gradient steps on replay samples (after warm-up). */
   async tick(): Promise<void> {
     const { replay, config, link } = this.d;
     await link.drain();
     this.d.gate?.decay();
     const { replayRatio, updatesPerTick } = config;
+    if (!this.ingest) this.insertedByWorkers = (await replay.stats()).inserted;
     let n = updatesPerTick;
     if (replayRatio > 0) {
-      this.credit += (this.counters.accepted - this.creditedUpTo) * replayRatio;
-      this.creditedUpTo = this.counters.accepted;
+      const accepted = this.counters.accepted;
+      this.credit += (accepted - this.creditedUpTo) * replayRatio;
+      this.creditedUpTo = accepted;
       n = Math.min(updatesPerTick, Math.floor(this.credit));
       this.credit -= n;
       if (this.credit >= 1) {
@@ -203,7 +163,7 @@ export class Learner {
     for (let i = 0; i < n; i++) {
       const batch = await replay.sample(config.batchSize);
       this.lastLoss = this.learn(batch).loss;
-      this.counters.updates++;
+      this.updates++;
     }
     if (!this.d.global.params().every(Number.isFinite)) {
       this.d.agent.setWeights(before);
@@ -219,7 +179,7 @@ export class Learner {
     const g = this.d.global;
     const l = this.d.link.stats();
     return {
-      version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
+      version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates + this.counters.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
       ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,
       replay: await this.d.replay.stats(), filter: this.d.filter.stats(), rejected: this.d.rejected.snapshot(), dropped: l.dropped,
       gate: this.d.gate?.snapshot() ?? null,
@@ -261,7 +221,7 @@ export class Learner {
     if (saved) {
       await this.d.agent.restore(join(dir, "model"));
       const { version, round, ...counters } = saved;
-      Object.assign(this.counters, counters);
+      this.restoreCounters(counters);
       g.version = version;
       g.round = round;
       this.creditedUpTo = this.counters.accepted;
@@ -282,21 +242,20 @@ export class Learner {
     const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
     return {
       counters: { ...this.counters }, lastLoss: this.lastLoss, credit: this.credit, creditedUpTo: this.creditedUpTo, updatesSkipped: this.updatesSkipped, nonFiniteTicks: this.nonFiniteTicks,
-      rowsOf: [...this.rowsOf].map(([a, r]) => [a, r.map((x) => ({ ...x }))]),
+      rowsOf: this.ingest?.rows() ?? [],
       replay: replay.snapshot ? replay.snapshot() : null, filter: this.d.filter.snapshot?.() ?? null, gate: this.d.gate?.state() ?? null,
     };
   }
 
   /** Continues from snapshot() (the agent restored separately); false when the replay or filter could not be restored. */
   restore(s: LearnerSnapshot): boolean {
-    Object.assign(this.counters, s.counters);
+    this.restoreCounters(s.counters);
     this.lastLoss = s.lastLoss;
     this.credit = s.credit;
     this.creditedUpTo = s.creditedUpTo;
     this.updatesSkipped = s.updatesSkipped;
     this.nonFiniteTicks = s.nonFiniteTicks;
-    this.rowsOf.clear();
-    for (const [a, r] of s.rowsOf) this.rowsOf.set(a, r.map((x) => ({ ...x })));
+    this.ingest?.restoreRows(s.rowsOf);
     if (s.gate) this.d.gate?.restore(s.gate);
     let complete = true;
     const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
@@ -305,6 +264,12 @@ export class Learner {
     if (s.filter !== null && this.d.filter.restore) this.d.filter.restore(s.filter);
     else complete = false;
     return complete;
+  }
+
+  private restoreCounters(c: Partial<Counters>): void {
+    const { updates = 0, ...ingest } = c;
+    this.updates = updates;
+    if (this.ingest) Object.assign(this.ingest.counters, ingest);
   }
 
   /** Stops the tick (the link's batches already drained by the caller), checkpoints. */

@@ -145,6 +145,14 @@ export interface ServerLinkOptions {
   identities?: ReadonlyMap<string, KeyObject | null>;
   /** The learner's Ed25519 private key: every published global model is signed with it. */
   signingKey?: KeyObject;
+  /**
+   * Which inbound streams this link takes (default both). An ingest worker takes transitions only,
+   * in the queue group \`ingestQueue\`; a learner whose workers ingest takes weights only.
+   */
+  transitions?: boolean;
+  weights?: boolean;
+  /** NATS queue group for transitions: each batch goes to one member (ingest workers scale out). */
+  ingestQueue?: string;
 }
 
 /** Token buckets per sender (at most MAX_SENDERS, least recently used dropped). */
@@ -206,7 +214,7 @@ export class BusServerLink implements ServerLink {
     const { bus, subjects } = this;
     // A batch sent as a request is acknowledged once stored (or rejected), so a producer keeps a
     // bounded window in flight: backpressure instead of drops.
-    this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
+    if (this.o.transitions !== false) this.subs.push(bus.subscribe(subjects.allTransitions, async (m) => {
       while (this.inflight.size >= MAX_INFLIGHT) await Promise.race(this.inflight);
       const actor = lastTail(m.subject);
       if (!this.registered(actor)) {
@@ -228,8 +236,8 @@ export class BusServerLink implements ServerLink {
         },
       ).finally(() => this.inflight.delete(p));
       this.inflight.add(p);
-    }, { maxPending: 1000 }));
-    this.subs.push(bus.subscribe(subjects.allWeights, (m) => {
+    }, { maxPending: 1000, queue: this.o.ingestQueue }));
+    if (this.o.weights !== false) this.subs.push(bus.subscribe(subjects.allWeights, (m) => {
       const actor = lastTail(m.subject);
       if (!this.registered(actor)) return;
       if (this.limiter && !this.limiter.take(`w:${actor}`, m.data.length)) return this.o.rejected.count("rate_limited", actor);
@@ -275,7 +283,8 @@ export class BusServerLink implements ServerLink {
       this.duplicates++;
       return true;
     }
-    const ok = await onBatch(actor, msg.batch);
+    // The sender's key for this batch: the replay stores it once even when another worker got the first try.
+    const ok = await onBatch(actor, msg.batch, `${actor}:${key}`);
     if (ok) {
       seen.keys.add(key);
       seen.order.push(key);

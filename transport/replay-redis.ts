@@ -32,6 +32,16 @@ if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return start + n
 `;
 
+/**
+ * Insert once per sender batch key (KEYS[3]): the key is set NX with a TTL in the same atomic call,
+ * so two ingest workers handed the same retried batch store it once; −1 for the second.
+ */
+const INSERT_ONCE_LUA = `
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', tonumber(ARGV[4])) == false then return -1 end
+${INSERT_LUA}`;
+/** How long a batch key is remembered (s): far beyond any sender's retry horizon. */
+const DEDUPE_TTL_S = 900;
+
 export interface RedisReplayOptions {
   run: string;
   capacity: number;
@@ -46,7 +56,7 @@ export function rowBytes(obsDim: number): number {
 export function replayKeys(run: string) {
   assertToken("run name", run);
   const p = `fedrl:{${run}}:replay`;
-  return { data: `${p}:data`, cursor: `${p}:cursor`, meta: `${p}:meta` };
+  return { data: `${p}:data`, cursor: `${p}:cursor`, meta: `${p}:meta`, seen: (key: string) => `${p}:seen:${key}` };
 }
 
 export class RedisReplay implements ReplayStore {
@@ -76,6 +86,7 @@ export class RedisReplay implements ReplayStore {
     this.scratchI32 = new Int32Array(ab);
     this.rand = mulberry32(opts.seed ?? ((Date.now() ^ process.pid) >>> 0));
     redis.defineCommand("fedrlReplayInsert", { numberOfKeys: 2, lua: INSERT_LUA });
+    redis.defineCommand("fedrlReplayInsertOnce", { numberOfKeys: 3, lua: INSERT_ONCE_LUA });
   }
 
   /** Opens (or creates) the replay of `run`. Refuses one created with another obsDim or capacity. */
@@ -113,13 +124,17 @@ export class RedisReplay implements ReplayStore {
     return Buffer.from(ab);
   }
 
-  async insert(batch: TransitionBatch): Promise<number> {
+  async insert(batch: TransitionBatch, once?: string): Promise<number> {
     if (batch.obsDim !== this.obsDim) throw new Error(`batch obsDim ${batch.obsDim} != replay obsDim ${this.obsDim}`);
-    if (batch.n === 0) return this.knownInserted;
-    const total = Number(
-      await (this.redis as unknown as { fedrlReplayInsert(a: string, b: string, c: number, d: number, e: Buffer): Promise<number> })
-        .fedrlReplayInsert(this.keys.data, this.keys.cursor, this.capacity, this.rs, this.packRows(batch)),
-    );
+    if (batch.n === 0 && once === undefined) return this.knownInserted;
+    const r = this.redis as unknown as {
+      fedrlReplayInsert(a: string, b: string, c: number, d: number, e: Buffer): Promise<number>;
+      fedrlReplayInsertOnce(a: string, b: string, k: string, c: number, d: number, e: Buffer, ttl: number): Promise<number>;
+    };
+    const total = Number(once === undefined
+      ? await r.fedrlReplayInsert(this.keys.data, this.keys.cursor, this.capacity, this.rs, this.packRows(batch))
+      : await r.fedrlReplayInsertOnce(this.keys.data, this.keys.cursor, this.keys.seen(once), this.capacity, this.rs, this.packRows(batch), DEDUPE_TTL_S));
+    if (total < 0) return -1;
     this.knownInserted = Math.max(this.knownInserted, total);
     return total;
   }
@@ -192,6 +207,7 @@ export class RedisReplay implements ReplayStore {
     return true;
   }
 
+  /** Also refreshes the insert count: every writer's (ingest workers share the ring), not only this client's. */
   async size(): Promise<number> {
     this.knownInserted = Number((await this.redis.get(this.keys.cursor)) ?? 0);
     return Math.min(this.knownInserted, this.capacity);
