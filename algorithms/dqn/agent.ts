@@ -83,6 +83,10 @@ export class DqnAgent implements Agent {
   /** gradient steps taken */
   updates = 0;
   private stepsSinceLearn = 0;
+  /** rows per forward/backward pass of scoresBatch/scoreGradients, and their scratch (made on first use) */
+  private static readonly GRAD_CHUNK = 64;
+  private gradWs: Workspace | null = null;
+  private gradDQ: Float32Array | null = null;
 
   constructor(opts: DqnAgentOptions) {
     this.config = parseDqnConfig(opts.config ?? {});
@@ -146,6 +150,46 @@ export class DqnAgent implements Agent {
   /** Q(obs, ·): the per-action preference detection scores and explanations read. */
   actionScores(obs: ArrayLike<number>): Float32Array {
     return this.qValues(obs);
+  }
+
+  /** ∂Q(obs, action)/∂obs of the online network: exact backprop to the input (integrated gradients). */
+  scoreGradient(obs: ArrayLike<number>, action: number): Float32Array {
+    if (obs.length !== this.obsDim) throw new Error(`scoreGradient: observation has ${obs.length} values, expected ${this.obsDim}`);
+    return this.scoreGradients(Float32Array.from({ length: this.obsDim }, (_, i) => obs[i]!), 1, [action]);
+  }
+
+  /** Q(x_r, ·) of the online network for B rows of x (B × obsDim, row-major): B × numActions (copy). */
+  scoresBatch(x: Float32Array, B: number): Float32Array {
+    const D = this.obsDim, A = this.numActions, C = DqnAgent.GRAD_CHUNK;
+    if (x.length < B * D) throw new Error(`scoresBatch: ${x.length} values for ${B} rows of ${D}`);
+    const ws = (this.gradWs ??= this.net.workspace(C));
+    const out = new Float32Array(B * A);
+    for (let r0 = 0; r0 < B; r0 += C) {
+      const n = Math.min(C, B - r0);
+      out.set(this.net.forward(this.params, x.subarray(r0 * D, (r0 + n) * D), n, ws).subarray(0, n * A), r0 * A);
+    }
+    return out;
+  }
+
+  /** ∂Q(x_r, a_r)/∂x_r for B rows of x (B × obsDim, row-major) and their actions: B × obsDim. */
+  scoreGradients(x: Float32Array, B: number, actions: ArrayLike<number>): Float32Array {
+    const D = this.obsDim, A = this.numActions, C = DqnAgent.GRAD_CHUNK;
+    if (x.length < B * D || actions.length < B) throw new Error(`scoreGradients: ${x.length} values and ${actions.length} actions for ${B} rows of ${D}`);
+    for (let r = 0; r < B; r++) {
+      const a = actions[r]!;
+      if (!Number.isInteger(a) || a < 0 || a >= A) throw new RangeError(`scoreGradients: action ${a} not in [0, ${A})`);
+    }
+    const ws = (this.gradWs ??= this.net.workspace(C));
+    const dQ = (this.gradDQ ??= new Float32Array(C * A));
+    const out = new Float32Array(B * D);
+    for (let r0 = 0; r0 < B; r0 += C) {
+      const n = Math.min(C, B - r0);
+      this.net.forward(this.params, x.subarray(r0 * D, (r0 + n) * D), n, ws);
+      dQ.fill(0);
+      for (let r = 0; r < n; r++) dQ[r * A + actions[r0 + r]!] = 1;
+      this.net.inputGradient(this.params, n, ws, dQ, out.subarray(r0 * D, (r0 + n) * D));
+    }
+    return out;
   }
 
   /** Record one env transition: n-step accumulation → local replay; ends episodes (ε decay). */
@@ -445,6 +489,7 @@ export class DqnAgent implements Agent {
   dispose(): void {
     this.tfe?.dispose();
     this.bufs.clear();
+    this.gradWs = this.gradDQ = null;
     this.replay.clear();
   }
 }

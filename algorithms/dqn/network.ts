@@ -181,7 +181,12 @@ function denseBackward(p: Float32Array, g: Float32Array, d: DenseRef, x: Float32
       g[g0 + j] += s;
     }
   }
-  if (!dX) return;
+  if (dX) denseInputGrad(p, d, B, dZ, dX);
+}
+
+/** dX = dZ Wᵀ (the layer's input gradient), blocked over 4 rows like denseForward. */
+function denseInputGrad(p: Float32Array, d: DenseRef, B: number, dZ: Float32Array, dX: Float32Array): void {
+  const I = d.inDim, O = d.outDim, k = d.k;
   let r = 0;
   for (; r + 4 <= B; r += 4) {
     const z0 = r * O, z1 = z0 + O, z2 = z1 + O, z3 = z2 + O;
@@ -312,6 +317,41 @@ export class QNetwork {
       const n = B * this.trunk[l]!.outDim;
       for (let i = 0; i < n; i++) if (h[i]! <= 0) dh[i] = 0;
       denseBackward(p, g, this.trunk[l]!, l === 0 ? x : ws.h[l - 1]!, B, dh, l === 0 ? null : ws.dh[l - 1]!, ws.xT, ws.zT);
+    }
+  }
+
+  /**
+   * ∂(Σ dQ·Q)/∂x for B rows into dX (B × obsDim, overwritten), after forward(p, x, B, ws): the exact
+   * input gradient of the piecewise-linear net (ReLU′(0) = 0, as in backward()). With dQ one-hot at
+   * action a it is ∂Q(x, a)/∂x, what integrated-gradient explanations integrate. Parameters untouched.
+   */
+  inputGradient(p: Float32Array, B: number, ws: Workspace, dQ: Float32Array, dX: Float32Array): void {
+    if (B > ws.batch) throw new Error(`inputGradient: batch ${B} > workspace ${ws.batch}`);
+    if (dX.length < B * this.spec.obsDim) throw new Error(`inputGradient: dX holds ${dX.length} values, need ${B * this.spec.obsDim}`);
+    const L = this.trunk.length;
+    const dLast = ws.dh[L - 1]!;
+    if (this.out) {
+      denseInputGrad(p, this.out, B, dQ, dLast);
+    } else {
+      const A = this.spec.numActions;
+      for (let r = 0; r < B; r++) {
+        let s = 0;
+        for (let j = 0; j < A; j++) s += dQ[r * A + j]!;
+        ws.dv[r] = s;
+        const m = s / A;
+        for (let j = 0; j < A; j++) ws.da[r * A + j] = dQ[r * A + j]! - m;
+      }
+      denseInputGrad(p, this.value!, B, ws.dv, dLast);
+      denseInputGrad(p, this.adv!, B, ws.da, ws.tmp);
+      const n = B * this.value!.inDim;
+      for (let i = 0; i < n; i++) dLast[i] += ws.tmp[i]!;
+    }
+    for (let l = L - 1; l >= 0; l--) {
+      const h = ws.h[l]!;
+      const dh = ws.dh[l]!;
+      const n = B * this.trunk[l]!.outDim;
+      for (let i = 0; i < n; i++) if (h[i]! <= 0) dh[i] = 0;
+      denseInputGrad(p, this.trunk[l]!, B, dh, l === 0 ? dX : ws.dh[l - 1]!);
     }
   }
 
