@@ -191,6 +191,14 @@ export const ExperimentSchema = z.strictObject({
   eval: z.strictObject({
     episodes: z.number().int().nonnegative().default(10),
     seed: z.number().int().nonnegative().default(100_000),
+    /**
+     * IoTIntrusion-v0: the global model's detection metrics on held-out traffic (launch/detection.ts)
+     * every `every` aggregation rounds (0 = off), over `episodes` episodes of 200 flows per site.
+     */
+    detection: z.strictObject({
+      every: z.number().int().nonnegative().default(1),
+      episodes: z.number().int().min(1).max(100).default(1),
+    }).prefault({}),
   }).prefault({}),
   /** Where metrics and checkpoints go; default runs/<run>. */
   runDir: z.string().optional(),
