@@ -1,0 +1,99 @@
+/**
+ * Actor-critic ⇄ tfjs layers-model files (model.json + weights.bin), like DQN's checkpoint.ts: a
+ * functional model obs → [logits, value] built from stock tf.layers (two separate towers), so
+ * `tf.loadLayersModel` reads it back and its weights are the flat vector's, name for name.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ActorCritic } from "./network";
+
+/** Build a tf.LayersModel holding `params` (caller disposes it). Outputs: [logits, value]. */
+export function toLayersModel(net: ActorCritic, params: Float32Array): tf.LayersModel {
+  const { obsDim, numActions, hidden, activation } = net.spec;
+  const input = tf.input({ shape: [obsDim], name: "obs" });
+  const named: tf.layers.Layer[] = [];
+  const tower = (prefix: string, head: string, units: number): tf.SymbolicTensor => {
+    let x: tf.SymbolicTensor = input;
+    hidden.forEach((h, l) => {
+      const layer = tf.layers.dense({ units: h, activation, name: `${prefix}_dense${l}` });
+      named.push(layer);
+      x = layer.apply(x) as tf.SymbolicTensor;
+    });
+    const out = tf.layers.dense({ units, name: head });
+    named.push(out);
+    return out.apply(x) as tf.SymbolicTensor;
+  };
+  const logits = tower("pi", "pi_logits", numActions);
+  const value = tower("v", "v_out", 1);
+  const model = tf.model({ inputs: input, outputs: [logits, value], name: "actor_critic" });
+  const slices = new Map<string, { shape: number[]; data: Float32Array }>();
+  let o = 0;
+  for (const e of net.layout.entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    slices.set(e.name, { shape: e.shape, data: params.subarray(o, o + n) });
+    o += n;
+  }
+  for (const layer of named) {
+    const k = slices.get(`${layer.name}/kernel`)!, b = slices.get(`${layer.name}/bias`)!;
+    const ts = [tf.tensor(k.data, k.shape), tf.tensor(b.data, b.shape)];
+    layer.setWeights(ts);
+    tf.dispose(ts);
+  }
+  return model;
+}
+
+function joinWeightData(d: ArrayBuffer | ArrayBuffer[]): Uint8Array {
+  if (!Array.isArray(d)) return new Uint8Array(d);
+  return Buffer.concat(d.map((b) => new Uint8Array(b)));
+}
+
+/** Write `<dir>/model.json` + `<dir>/weights.bin`. */
+export async function saveActorCritic(net: ActorCritic, params: Float32Array, dir: string): Promise<void> {
+  await tf.ready();
+  const model = toLayersModel(net, params);
+  try {
+    await model.save(
+      tf.io.withSaveHandler(async (art) => {
+        const json = {
+          format: "layers-model",
+          generatedBy: `fedrl (TensorFlow.js tfjs-layers v${tf.version_layers})`,
+          convertedBy: null,
+          modelTopology: art.modelTopology,
+          weightsManifest: [{ paths: ["weights.bin"], weights: art.weightSpecs }],
+        };
+        await writeFile(join(dir, "model.json"), JSON.stringify(json));
+        await writeFile(join(dir, "weights.bin"), joinWeightData(art.weightData as ArrayBuffer | ArrayBuffer[]));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+      }),
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The flat parameters (in `net`'s layout order) from model.json + weights.bin, without tensors; every weight checked by name and size. */
+export async function loadActorCriticParams(net: ActorCritic, dir: string): Promise<Float32Array> {
+  const json = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
+  const manifest = json.weightsManifest as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
+  const bin = Buffer.concat(await Promise.all(manifest.flatMap((g) => g.paths.map((p) => readFile(join(dir, p))))));
+  const byName = new Map<string, Float32Array>();
+  let o = 0;
+  for (const spec of manifest.flatMap((g) => g.weights)) {
+    if (spec.dtype !== "float32") throw new Error(`checkpoint weight ${spec.name}: dtype ${spec.dtype} unsupported`);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    if (o + 4 * n > bin.length) throw new Error(`checkpoint ${dir}: weights.bin is shorter than its manifest`);
+    byName.set(spec.name, new Float32Array(bin.buffer.slice(bin.byteOffset + o, bin.byteOffset + o + 4 * n)));
+    o += 4 * n;
+  }
+  const out = new Float32Array(net.size);
+  let p = 0;
+  for (const e of net.layout.entries) {
+    const d = byName.get(e.name);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (!d || d.length !== n) throw new Error(`checkpoint ${dir}: weight ${e.name} missing or wrong size`);
+    out.set(d, p);
+    p += n;
+  }
+  return out;
+}
