@@ -14,7 +14,7 @@ import { Random } from "../../core/random";
 import { adamStep, clipGradNorm, type AdamState } from "../dqn/learning";
 import { loadActorCriticParams, saveActorCritic } from "./checkpoint";
 import { parsePpoConfig, type PpoConfig, type PpoConfigInput } from "./config";
-import { clippedSurrogate, entropyGrad, gae, logSoftmax, normalize, valueLoss, type Term } from "./learning";
+import { allocMinibatch, gae, logSoftmax, normalize, ppoLoss, type Minibatch } from "./learning";
 import { ActorCritic, type ActorCriticWorkspace } from "./network";
 import { Rollout, type RolloutSnapshot } from "./rollout";
 
@@ -69,6 +69,7 @@ export class PpoAgent implements Agent {
   private pending: Pending[] = [];
   private readonly ws1: ActorCriticWorkspace;
   private readonly wsMb: ActorCriticWorkspace;
+  private readonly mb: Minibatch;
   private readonly x1: Float32Array;
   private readonly lp1: Float64Array;
   /** env steps observed */
@@ -94,6 +95,7 @@ export class PpoAgent implements Agent {
     this.rollout = new Rollout(c.rolloutSteps, opts.obsDim);
     this.ws1 = this.net.workspace(1);
     this.wsMb = this.net.workspace(c.minibatchSize);
+    this.mb = allocMinibatch(c.minibatchSize, opts.obsDim, opts.numActions);
     this.x1 = new Float32Array(opts.obsDim);
     this.lp1 = new Float64Array(opts.numActions);
   }
@@ -183,7 +185,7 @@ export class PpoAgent implements Agent {
   }
 
   private ppoUpdate(): PpoUpdateResult {
-    const c = this.config, R = this.rollout, n = R.n, d = this.obsDim, A = this.numActions;
+    const c = this.config, R = this.rollout, n = R.n, d = this.obsDim;
     // 1. learning rate: constant, or annealed linearly to 0 over lrDecaySteps env steps
     const lr = c.lrDecaySteps > 0 ? c.lr * Math.max(0, 1 - (this.steps - n) / c.lrDecaySteps) : c.lr;
     // 2. V(s') for rows no later row continues (episode ends, rollout end); terminated rows never use it
@@ -195,15 +197,9 @@ export class PpoAgent implements Agent {
     // 3. advantages and returns: GAE(λ)
     const adv = new Float64Array(n), ret = new Float64Array(n);
     gae(n, R.rewards, R.values, R.terminated, R.next, nextValue, c.gamma, c.gaeLambda, adv, ret);
-    // 4. epochs of shuffled minibatches
-    const M = c.minibatchSize;
+    // 4. epochs of shuffled minibatches: loss and gradient (learning.ts ppoLoss), clip the global norm, Adam
+    const M = c.minibatchSize, mb = this.mb;
     const idx = Int32Array.from({ length: n }, (_, i) => i);
-    const mbObs = new Float32Array(M * d);
-    const mbAdv = new Float64Array(M);
-    const lp = new Float64Array(M * A);
-    const dLogits = new Float64Array(M * A);
-    const dValues = new Float64Array(M);
-    const term: Term = { loss: 0, grad: 0 };
     const sum = { loss: 0, pg: 0, v: 0, ent: 0, kl: 0, clipped: 0, gradNorm: 0, rows: 0, batches: 0 };
     let epochs = 0;
     for (let epoch = 0; epoch < c.epochs; epoch++) {
@@ -215,44 +211,29 @@ export class PpoAgent implements Agent {
       }
       let epochKl = 0, epochRows = 0;
       for (let start = 0; start < n; start += M) {
-        const B = Math.min(M, n - start);
+        const B = (mb.n = Math.min(M, n - start));
         for (let b = 0; b < B; b++) {
           const i = idx[start + b]!;
-          mbObs.set(R.obs.subarray(i * d, i * d + d), b * d);
-          mbAdv[b] = adv[i]!;
+          mb.obs.set(R.obs.subarray(i * d, i * d + d), b * d);
+          mb.actions[b] = R.actions[i]!;
+          mb.oldLogp[b] = R.logp[i]!;
+          mb.adv[b] = adv[i]!;
+          mb.oldValues[b] = R.values[i]!;
+          mb.returns[b] = ret[i]!;
         }
-        if (c.normalizeAdvantages) normalize(mbAdv, B);
-        const logits = this.net.logits(this.params, mbObs, B, this.wsMb);
-        const values = this.net.values(this.params, mbObs, B, this.wsMb);
-        let pg = 0, vl = 0, ent = 0;
-        for (let b = 0; b < B; b++) {
-          const i = idx[start + b]!, a = R.actions[i]!, o = b * A;
-          logSoftmax(logits, o, A, lp, o);
-          // clipped surrogate → ∂/∂logπ(a|s), then through log-softmax: ∂logπ_a/∂z_j = [j = a] − π_j
-          const ratio = clippedSurrogate(lp[o + a]!, R.logp[i]!, mbAdv[b]!, c.clipRange, term);
-          pg += term.loss;
-          for (let j = 0; j < A; j++) dLogits[o + j] = (term.grad * ((j === a ? 1 : 0) - Math.exp(lp[o + j]!))) / B;
-          // entropy bonus: loss −entCoef·H
-          ent += entropyGrad(lp, o, A, -c.entCoef / B, dLogits);
-          // value loss (optionally clipped around V_old)
-          valueLoss(values[b]!, R.values[i]!, ret[i]!, c.valueClipRange, term);
-          vl += term.loss;
-          dValues[b] = (c.vfCoef * term.grad) / B;
-          const logRatio = lp[o + a]! - R.logp[i]!;
-          epochKl += ratio - 1 - logRatio;
-          if (Math.abs(ratio - 1) > c.clipRange) sum.clipped++;
-        }
-        // backprop both towers, clip the global norm, Adam
-        this.net.backward(this.params, mbObs, B, this.wsMb, dLogits, dValues, this.grad64);
+        if (c.normalizeAdvantages) normalize(mb.adv, B);
+        const st = ppoLoss(this.net, this.params, mb, c, this.wsMb, this.grad64);
         for (let k = 0; k < this.net.size; k++) this.grad32[k] = this.grad64[k]!;
         sum.gradNorm += clipGradNorm(this.grad32, c.maxGradNorm);
         adamStep(this.params, this.grad32, this.adam, lr, c.adamBeta1, c.adamBeta2, c.adamEps);
         this.updates++;
-        sum.loss += (pg + c.vfCoef * vl - c.entCoef * ent) / B;
-        sum.pg += pg / B;
-        sum.v += vl / B;
-        sum.ent += ent / B;
+        sum.loss += st.loss;
+        sum.pg += st.policyLoss;
+        sum.v += st.valueLoss;
+        sum.ent += st.entropy;
+        sum.clipped += st.clipped;
         sum.batches++;
+        epochKl += st.klSum;
         epochRows += B;
       }
       sum.kl += epochKl;

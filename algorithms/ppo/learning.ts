@@ -1,8 +1,10 @@
 /**
  * The pieces of a PPO update as plain functions over typed arrays: log-softmax, GAE(λ) over linked
  * rollout rows, the clipped surrogate and the (optionally clipped) value loss with their gradients,
- * the categorical entropy's gradient. The update loop itself is in agent.ts.
+ * the categorical entropy's gradient, and one minibatch's whole loss and gradient (ppoLoss). The
+ * update loop itself is in agent.ts.
  */
+import type { ActorCritic, ActorCriticWorkspace } from "./network";
 
 /** out[outOff + j] = z_j − log Σ_k exp(z_k) for the A logits at z[off…]. */
 export function logSoftmax(z: ArrayLike<number>, off: number, A: number, out: Float64Array, outOff = 0): void {
@@ -116,4 +118,78 @@ export function normalize(x: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) s += (x[i]! - m) ** 2;
   const std = Math.sqrt(s / (n - 1));
   for (let i = 0; i < n; i++) x[i] = (x[i]! - m) / (std + 1e-8);
+}
+
+/** One minibatch of rollout rows, gathered (row-major obs, advantages already normalised if wanted). */
+export interface Minibatch {
+  n: number;
+  obs: Float32Array;
+  actions: Int32Array;
+  oldLogp: Float64Array;
+  adv: Float64Array;
+  oldValues: Float64Array;
+  returns: Float64Array;
+  /** scratch: log π of every action, ∂loss/∂logits, ∂loss/∂V */
+  lp: Float64Array;
+  dLogits: Float64Array;
+  dValues: Float64Array;
+}
+
+export function allocMinibatch(size: number, obsDim: number, numActions: number): Minibatch {
+  const f64 = (n: number) => new Float64Array(n);
+  return {
+    n: 0, obs: new Float32Array(size * obsDim), actions: new Int32Array(size), oldLogp: f64(size), adv: f64(size), oldValues: f64(size), returns: f64(size),
+    lp: f64(size * numActions), dLogits: f64(size * numActions), dValues: f64(size),
+  };
+}
+
+export interface LossWeights {
+  clipRange: number;
+  valueClipRange: number;
+  vfCoef: number;
+  entCoef: number;
+}
+
+/** Means over a minibatch; `loss` = policy + vfCoef · value − entCoef · entropy. */
+export interface LossStats {
+  loss: number;
+  policyLoss: number;
+  valueLoss: number;
+  entropy: number;
+  /** Σ over rows of (ρ − 1) − log ρ (CleanRL's approx_kl, summed) */
+  klSum: number;
+  /** rows with |ρ − 1| > ε */
+  clipped: number;
+}
+
+/**
+ * The PPO loss of a minibatch and its exact gradient w.r.t. all parameters into g (float64,
+ * overwritten): logits and values forward, per row the clipped surrogate through log-softmax, the
+ * entropy bonus, the (optionally clipped) value loss, then backprop through both towers.
+ */
+export function ppoLoss(net: ActorCritic, params: Float32Array, mb: Minibatch, w: LossWeights, ws: ActorCriticWorkspace, g: Float64Array): LossStats {
+  const B = mb.n, A = net.spec.numActions;
+  const logits = net.logits(params, mb.obs, B, ws);
+  const values = net.values(params, mb.obs, B, ws);
+  const { lp, dLogits, dValues } = mb;
+  const term: Term = { loss: 0, grad: 0 };
+  let pg = 0, vl = 0, ent = 0, klSum = 0, clipped = 0;
+  for (let b = 0; b < B; b++) {
+    const a = mb.actions[b]!, o = b * A;
+    logSoftmax(logits, o, A, lp, o);
+    // clipped surrogate → ∂/∂logπ(a|s), then through log-softmax: ∂logπ_a/∂z_j = [j = a] − π_j
+    const ratio = clippedSurrogate(lp[o + a]!, mb.oldLogp[b]!, mb.adv[b]!, w.clipRange, term);
+    pg += term.loss;
+    for (let j = 0; j < A; j++) dLogits[o + j] = (term.grad * ((j === a ? 1 : 0) - Math.exp(lp[o + j]!))) / B;
+    // entropy bonus: the loss has −entCoef · H
+    ent += entropyGrad(lp, o, A, -w.entCoef / B, dLogits);
+    // value loss, optionally clipped around V_old
+    valueLoss(values[b]!, mb.oldValues[b]!, mb.returns[b]!, w.valueClipRange, term);
+    vl += term.loss;
+    dValues[b] = (w.vfCoef * term.grad) / B;
+    klSum += ratio - 1 - (lp[o + a]! - mb.oldLogp[b]!);
+    if (Math.abs(ratio - 1) > w.clipRange) clipped++;
+  }
+  net.backward(params, mb.obs, B, ws, dLogits, dValues, g);
+  return { loss: (pg + w.vfCoef * vl - w.entCoef * ent) / B, policyLoss: pg / B, valueLoss: vl / B, entropy: ent / B, klSum, clipped };
 }
