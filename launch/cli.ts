@@ -24,6 +24,8 @@ import { checkServices, validateExperiment } from "./preflight";
 import { evalCommand } from "./eval-cli";
 import { plotRun } from "./plot";
 import { exportCheckpoint } from "./export";
+import { explainCommand } from "./explain";
+import { serveCommand } from "./serve";
 import { clockNotice } from "./progress";
 import { replicaIndex } from "./replica";
 import { actorId } from "./assemble";
@@ -122,6 +124,31 @@ const COMMANDS: Command[] = [
     synopsis: "fedrl export --checkpoint DIR --out DIR",
     about: "Writes model.json + weights.bin (load with tf.loadLayersModel('file://…/model.json')) and weights.json (layout and values, documented in the file).",
     options: { checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" }, out: { type: "string", arg: "DIR", help: "output folder" } },
+  },
+  {
+    name: "explain", summary: "why an IoT intrusion policy decides as it does (integrated gradients, permutation importance)",
+    synopsis: "fedrl explain --checkpoint DIR [--env IoTIntrusion-v0] [--flows N] [--out DIR] [--baseline KIND] [--repeats R] [--seed S]",
+    about: "Runs the greedy policy on held-out env seeds (none the run trained or evaluated on) and explains each decision's score against a baseline observation.\nWrites DIR/explain.json (per decision and per field, global and per attack family) and importance.svg/.png (default DIR: <checkpoint>/explain).",
+    options: {
+      checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" },
+      env: { type: "string", arg: "ID", help: "environment (default: the run's; must be IoTIntrusion-v0)" },
+      flows: { type: "string", arg: "N", help: "held-out decisions to explain (default 1000)" },
+      out: { type: "string", arg: "DIR", help: "output folder (default <checkpoint>/explain)" },
+      baseline: { type: "string", arg: "KIND", help: "integrated-gradient baseline: benign-mean (default: the mean benign observation) or zeros" },
+      repeats: { type: "string", arg: "R", help: "shuffles per field for permutation importance (default 5)" },
+      seed: { type: "string", arg: "S", help: "first env seed (default: the lowest held-out range ≥ 2^31; refused if the run used it)" },
+    }, config: true,
+  },
+  {
+    name: "serve", summary: "a policy behind HTTP: POST /predict, POST /explain, GET /healthz, GET /metrics",
+    synopsis: "fedrl serve --checkpoint DIR --port PORT [--host HOST] [--env ID]",
+    about: "Bodies: {observations: number[][]} or, for IoTIntrusion-v0, {flows: [raw flow records]} (launch/serve.ts, envs/iot/serving.ts). Ctrl-C closes it.",
+    options: {
+      checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" },
+      port: { type: "string", arg: "PORT", help: "port to listen on (0 = any free port)" },
+      host: { type: "string", arg: "HOST", help: "address to listen on (default 127.0.0.1)" },
+      env: { type: "string", arg: "ID", help: "environment (default: the run's)" },
+    }, config: true,
   },
 ];
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
@@ -235,6 +262,10 @@ export async function main(argv: string[]): Promise<number> {
       console.log(files.join("\n"));
       return 0;
     }
+    case "explain":
+      return explainCommand({ checkpoint: values.checkpoint as string | undefined, env: values.env as string | undefined, flows: num(values.flows, "flows", usage), out: values.out as string | undefined, seed: num(values.seed, "seed", usage), baseline: values.baseline as string | undefined, repeats: num(values.repeats, "repeats", usage), config: configPath, sets }, usage, log);
+    case "serve":
+      return serveCommand({ checkpoint: values.checkpoint as string | undefined, port: values.port as string | undefined, host: values.host as string | undefined, env: values.env as string | undefined, config: configPath, sets }, usage, log);
     case "export": {
       if (!values.checkpoint || !values.out) throw new UsageError("fedrl export needs --checkpoint DIR and --out DIR", usage);
       const files = await exportCheckpoint(values.checkpoint as string, values.out as string);
