@@ -420,4 +420,17 @@ describe("PPO in runs", function () {
     }
     expect(Number.isFinite(s.eval.mean)).to.equal(true);
   });
+
+  it("fedavg on the step clock: stop mid-rollout, resume to the full budget = the uninterrupted run, bit for bit", async () => {
+    const full = await tmp(), part = await tmp();
+    const at = (dir: string, steps: number) => exp("fedavg", { run: "ppo-resume", runDir: dir, budget: { stepsPerActor: steps }, eval: { episodes: 0 } });
+    await runEmbedded(at(full, 3200), { writeMetrics: false, checkpoint: true });
+    await runEmbedded(at(part, 1600), { writeMetrics: false, checkpoint: true }); // 3 rollouts of 512 + 64 rows
+    await runEmbedded(at(part, 3200), { writeMetrics: false, checkpoint: true, resume: true });
+    for (const i of [0, 1]) {
+      const a = await PpoAgent.load(join(full, `actor-${i}-checkpoint`)), b = await PpoAgent.load(join(part, `actor-${i}-checkpoint`));
+      expect(b.progress(), `actor-${i}`).to.deep.equal(a.progress());
+      expect(bits(b.getParameters()).equals(bits(a.getParameters())), `actor-${i} weights`).to.equal(true);
+    }
+  });
 });
