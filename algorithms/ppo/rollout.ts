@@ -6,7 +6,9 @@
  * …, env 0, …), so "the next row" is not the next step of the same env. Rows are linked by
  * observation instead: a row continues the open episode whose last next-observation equals its
  * observation (exactly: both are the env's own float32 row). An episode closes when it terminates
- * or is truncated; rows still open when the rollout fills are bootstrapped with V(s').
+ * or is truncated; rows still open when the rollout fills are bootstrapped with V(s'). Should two
+ * envs pass through the very same observation, their continuations may be swapped: for a Markov env
+ * either one is a sample of what follows that state, so the advantage estimate stays valid.
  */
 import type { Transition } from "../../core/batch";
 
