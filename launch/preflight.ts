@@ -5,6 +5,7 @@
  */
 import { connect as tcpConnect } from "node:net";
 import { DEFAULT_CONTAINMENT } from "../envs/iot/containment";
+import { INTRUSION_OPTION_KEYS } from "../envs/iot/intrusion";
 import { algorithmOf, envSpace } from "./assemble";
 import { ConfigError, type Experiment } from "./config";
 import { UserError } from "./errors";
@@ -14,7 +15,7 @@ const COMMON = ["maxEpisodeSteps", "seed"];
 export const ENV_OPTIONS: Record<string, readonly string[]> = {
   "CartPole-v1": [...COMMON, "suttonBartoReward", "sutton_barto_reward"],
   "LunarLander-v3": [...COMMON, "continuous", "gravity", "enableWind", "windPower", "turbulencePower", "stockJoints"],
-  "IoTIntrusion-v0": [...COMMON, "site", "sites", "alpha", "splitSeed", "source", "calibration", "dataDir", "split", "reward", "dynamics"],
+  "IoTIntrusion-v0": [...new Set([...COMMON, ...INTRUSION_OPTION_KEYS])],
   "IoTContainment-v0": [...COMMON, "site", "sites", "alpha", "splitSeed", ...Object.keys(DEFAULT_CONTAINMENT)],
 };
 

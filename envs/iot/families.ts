@@ -125,3 +125,16 @@ export function familyPrior(profile: DatasetProfile): Record<string, number> {
   for (const c of profile.classes) out[c.family] = (out[c.family] ?? 0) + c.count / total;
   return out;
 }
+
+/** Share of the dataset's rows that are attacks (CIC-IDS2017 19.70 %, UNSW-NB15 12.65 %). */
+export function attackShare(profile: DatasetProfile): number {
+  return 1 - (familyPrior(profile)[BENIGN] ?? 0);
+}
+
+/** Mix over the attack families (benign excluded), in `profile.families` order. */
+export function attackMix(profile: DatasetProfile): number[] {
+  const prior = familyPrior(profile);
+  const w = profile.families.map((f) => prior[f] ?? 0);
+  const s = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / s);
+}

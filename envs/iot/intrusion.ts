@@ -1,8 +1,8 @@
 /** IoTIntrusion-v0: flow-level intrusion response at one site's gateway. The spec (actions, rewards, observation fields, info) is envs/iot/README.md. */
 import type { Env, Info, ResetOptions, ResetResult, StepResult } from "../types";
-import { BENIGN, PROFILES, familyPrior, type DatasetId, type DatasetProfile, type FamilyKind, type Source } from "./families";
+import { BENIGN, PROFILES, attackShare, familyPrior, type DatasetId, type DatasetProfile, type FamilyKind, type Source } from "./families";
 import { Rng } from "./rng";
-import { dirichletSplit } from "./sites";
+import { dirichletSplit, dirichletVolumes } from "./sites";
 import {
   DEVICE_PRIOR, DEVICE_TYPES, FLOW_FEATURES, N_FLOW_FEATURES, SyntheticTraffic, syntheticScaler,
   type DeviceType, type Flow, type MinMaxScaler,
@@ -13,6 +13,7 @@ export const ACTIONS = ["allow", "drop", "ratelimit", "isolate", "verify", "esca
 export type IntrusionAction = (typeof ACTIONS)[number];
 export const ALLOW = 0, DROP = 1, RATELIMIT = 2, ISOLATE = 3, VERIFY = 4, ESCALATE = 5;
 const HIST = 3;
+const BYTES_PER_S = FLOW_FEATURES.indexOf("bytes_per_s");
 
 export const INTRUSION_OBS_FIELDS: readonly string[] = [
   ...FLOW_FEATURES.map((f) => `flow.${f}`),
@@ -65,18 +66,16 @@ export const DEFAULT_INTRUSION_REWARD: IntrusionRewardConfig = {
 
 export interface IntrusionDynamicsConfig {
   devices: number;
-  /** probability per step that a new campaign starts (when fewer than maxCampaigns run) */
-  campaignRate: number;
-  maxCampaigns: number;
-  /** campaign flow budget, uniform integer in [lo, hi] */
+  /** while a campaign runs, probability that a flow is one of its malicious flows (raised per site when its share needs it, see planCampaigns) */
+  attackIntensity: number;
+  /** largest fraction of time a campaign may run (a site whose share needs more gets a higher intensity) */
+  maxDuty: number;
+  /** no site's malicious share exceeds this (≤ maxDuty); the excess of a site moves to the others */
+  maxSiteShare: number;
+  /** campaign flow budget (recon excluded), uniform integer in [lo, hi] */
   campaignFlows: [number, number];
-  /** mean number of recon flows before an exploit/c2 campaign (geometric) */
+  /** mean number of recon flows (geometric, at most 20) when an exploit/c2 campaign opens with a recon phase */
   reconFlows: number;
-  /** probability that a flow from a compromised device is malicious */
-  maliciousShare: number;
-  /** sampling weight of a compromised device (flood kinds get floodWeight) */
-  campaignWeight: number;
-  floodWeight: number;
   ddosDevices: number;
   isolationSteps: number;
   rateLimitSteps: number;
@@ -88,10 +87,54 @@ export interface IntrusionDynamicsConfig {
 }
 
 export const DEFAULT_INTRUSION_DYNAMICS: IntrusionDynamicsConfig = {
-  devices: 8, campaignRate: 0.03, maxCampaigns: 2, campaignFlows: [15, 50], reconFlows: 4,
-  maliciousShare: 0.8, campaignWeight: 2, floodWeight: 4, ddosDevices: 3, isolationSteps: 15,
-  rateLimitSteps: 10, verifyRevealProb: 0.7, verifiedSteps: 25, analystDelay: 3, alertTPR: 0.55, alertFPR: 0.04,
+  devices: 8, attackIntensity: 0.5, maxDuty: 0.8, maxSiteShare: 0.6, campaignFlows: [15, 50], reconFlows: 4,
+  ddosDevices: 3, isolationSteps: 15, rateLimitSteps: 10, verifyRevealProb: 0.7, verifiedSteps: 25, analystDelay: 3,
+  alertTPR: 0.55, alertFPR: 0.04,
 };
+
+/** Longest recon phase, in flows. */
+export const RECON_CAP = 20;
+
+/**
+ * How a site's campaigns are drawn so that, with no containment, its flows have the malicious
+ * share `share` and the family mix `mix` in the long run (derivation in envs/iot/README.md):
+ * one campaign at a time; a campaign of family f carries a budget of B̄ = mean(campaignFlows)
+ * flows, and an exploit/c2 campaign opens with probability `reconProb` with a recon phase of
+ * R̄ flows of the recon family (counted against that family's share). Campaign families are
+ * drawn by `campaignMix` = mix with the recon family's share lowered by the recon phases.
+ * While a campaign runs each flow is its own with probability `intensity` r, so a campaign of
+ * F flows lasts F/r steps; between campaigns a new one starts with probability `startProb` λ
+ * per step, and the long-run share is F / (F/r + 1/λ − 1), solved for λ.
+ */
+export interface CampaignPlan {
+  share: number;
+  campaignMix: number[];
+  reconProb: number;
+  /** expected malicious flows per campaign (budget plus recon phase) */
+  flowsPerCampaign: number;
+  intensity: number;
+  startProb: number;
+}
+
+export function planCampaigns(families: readonly string[], kinds: Record<string, FamilyKind>, reconFamily: string | null,
+  mix: readonly number[], share: number, dyn: IntrusionDynamicsConfig): CampaignPlan {
+  const [lo, hi] = dyn.campaignFlows;
+  const B = (lo + hi) / 2;
+  const q = dyn.reconFlows / (dyn.reconFlows + 1);
+  let R = 0;
+  for (let j = 1, qj = q; j <= RECON_CAP; j++, qj *= q) R += qj; // E[min(Geometric, RECON_CAP)]
+  const ri = reconFamily === null ? -1 : families.indexOf(reconFamily);
+  const opensWithRecon = (f: string) => kinds[f] === "exploit" || kinds[f] === "c2";
+  const mE = families.reduce((s, f, i) => s + (opensWithRecon(f) ? mix[i]! : 0), 0);
+  const mR = ri >= 0 ? mix[ri]! : 0;
+  const reconProb = ri < 0 || mE <= 0 || R <= 0 ? 0 : Math.min(1, (mR * B) / (R * mE));
+  const F = B / (1 - (reconProb * R * mE) / B);
+  const campaignMix = families.map((_, i) => (F * mix[i]!) / B);
+  if (ri >= 0) campaignMix[ri] = Math.max(0, (F * mR - (reconProb * R * F * mE) / B) / B);
+  const intensity = Math.min(1, Math.max(dyn.attackIntensity, share / dyn.maxDuty));
+  const startProb = share > 0 ? 1 / (F / share - F / intensity + 1) : 0;
+  return { share, campaignMix, reconProb, flowsPerCampaign: F, intensity, startProb };
+}
 
 export interface IntrusionOptions {
   /** this env's site index in [0, sites) (default 0) */
@@ -106,12 +149,19 @@ export interface IntrusionOptions {
   source?: Source;
   /** synthetic only: which dataset's class mix to mimic (default "cic-ids2017") */
   calibration?: DatasetId;
+  /**
+   * pooled malicious share of the flows over the K sites, with no containment (default: the
+   * dataset's, CIC-IDS2017 0.197, UNSW-NB15 0.1265). Each site's own share varies with α.
+   */
+  maliciousShare?: number;
   /** real sources: a dataset already loaded with loadDataset() (otherwise loaded synchronously from dataDir) */
   dataset?: LoadedDataset;
   /** real sources: root folder holding cic-ids2017/ and unsw-nb15/ (default "data") */
   dataDir?: string;
   /** real sources: draw rows from this split (default "train") */
   split?: "train" | "test";
+  /** real sources loaded from dataDir: keep at most this many rows per family and split (seeded reservoir; default 50000) */
+  maxPerFamily?: number;
   /** episode seed used when reset() is called without one */
   seed?: number;
   reward?: Partial<IntrusionRewardConfig>;
@@ -142,10 +192,39 @@ interface Campaign {
   flowsLeft: number;
 }
 
+/**
+ * Rows an env keeps per family and split when it loads a dataset itself: bounds its memory on the
+ * full files (2.8 M CIC-IDS2017 rows would be ~0.7 GB of flows per env). Families are drawn by
+ * the site's mix, not by row counts, so the cap does not change the traffic mix.
+ */
+export const DEFAULT_MAX_PER_FAMILY = 50_000;
+
+/** Option keys IoTIntrusion-v0 reads (launch/preflight.ts refuses others); `dataset` is for code only. */
+export const INTRUSION_OPTION_KEYS = ["site", "sites", "alpha", "splitSeed", "source", "calibration", "maliciousShare",
+  "dataDir", "split", "maxPerFamily", "seed", "reward", "dynamics"] as const;
+const SOURCES: readonly Source[] = ["synthetic", "cic-ids2017", "unsw-nb15"];
+
+/** Refuse keys a config section does not have, naming the valid ones (a typo must not pass silently). */
+function checkKeys(section: string, given: object | undefined, valid: object): void {
+  if (given === undefined) return;
+  if (given === null || typeof given !== "object" || Array.isArray(given)) throw new Error(`${section} must be an object of { key: value }`);
+  const bad = Object.keys(given).filter((k) => !(k in valid));
+  if (bad.length) throw new Error(`${section}: unknown key${bad.length > 1 ? "s" : ""} ${bad.join(", ")}; valid: ${Object.keys(valid).join(", ")}`);
+  for (const [k, v] of Object.entries(given)) {
+    const want = (valid as Record<string, unknown>)[k];
+    const ok = Array.isArray(want)
+      ? Array.isArray(v) && v.length === want.length && v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0)
+      : typeof v === "number" && Number.isFinite(v) && v >= 0;
+    if (!ok) throw new Error(`${section}.${k} must be ${Array.isArray(want) ? `[${want.map(() => "n").join(", ")}] of finite numbers ≥ 0` : "a finite number ≥ 0"}, got ${JSON.stringify(v)}`);
+  }
+}
+
 interface Pending {
   flow: Flow;
   device: Device;
   alert: number;
+  /** the flow's scaled bytes/s (set when it is observed; feeds gateway_load) */
+  scaledBps: number;
 }
 
 /** Flows for a real source: rows of the chosen split by family. */
@@ -181,7 +260,10 @@ export class IoTIntrusionEnv implements Env {
   readonly dyn: IntrusionDynamicsConfig;
   /** attack families this site can see, and its mix over them */
   readonly families: string[];
+  /** the site's mix over `families` among its malicious flows (what the flows show, recon phases included) */
   readonly familyMix: number[];
+  /** this site's malicious share and the campaign parameters that produce it */
+  readonly plan: CampaignPlan;
   /** device types of this site (fixed by splitSeed) */
   readonly deviceTypes: DeviceType[];
   readonly deviceMix: number[];
@@ -192,7 +274,7 @@ export class IoTIntrusionEnv implements Env {
   private readonly defaultSeed: number;
   private rng: Rng | null = null;
   private devices: Device[] = [];
-  private campaigns: Campaign[] = [];
+  private campaign: Campaign | null = null;
   private escalations: { device: Device; due: number; malicious: boolean }[] = [];
   private t = 0;
   private queue = 0;
@@ -203,12 +285,27 @@ export class IoTIntrusionEnv implements Env {
     this.sites = options.sites ?? 5;
     this.site = options.site ?? 0;
     this.alpha = options.alpha ?? 0.3;
+    if (!Number.isInteger(this.sites) || this.sites < 1) throw new RangeError(`sites must be a positive integer, got ${this.sites}`);
     if (!Number.isInteger(this.site) || this.site < 0 || this.site >= this.sites) {
       throw new RangeError(`site must be an integer in [0, ${this.sites}), got ${this.site}`);
     }
+    if (!(typeof this.alpha === "number" && this.alpha > 0 && Number.isFinite(this.alpha))) throw new RangeError(`alpha must be a number > 0, got ${this.alpha}`);
     this.source = options.source ?? "synthetic";
+    if (!SOURCES.includes(this.source)) throw new Error(`source must be one of ${SOURCES.join(", ")}, got ${JSON.stringify(this.source)}`);
+    if (options.calibration !== undefined && !(options.calibration in PROFILES)) {
+      throw new Error(`calibration must be one of ${Object.keys(PROFILES).join(", ")}, got ${JSON.stringify(options.calibration)}`);
+    }
+    if (options.split !== undefined && options.split !== "train" && options.split !== "test") throw new Error(`split must be "train" or "test", got ${JSON.stringify(options.split)}`);
+    checkKeys("reward", options.reward, DEFAULT_INTRUSION_REWARD);
+    checkKeys("dynamics", options.dynamics, DEFAULT_INTRUSION_DYNAMICS);
     this.reward = { ...DEFAULT_INTRUSION_REWARD, ...options.reward };
     this.dyn = { ...DEFAULT_INTRUSION_DYNAMICS, ...options.dynamics };
+    const { campaignFlows: [lo, hi], maxDuty, maxSiteShare, devices } = this.dyn;
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi >= lo)) throw new RangeError(`dynamics.campaignFlows must be integers [lo, hi] with 1 ≤ lo ≤ hi, got [${lo}, ${hi}]`);
+    if (!(Number.isInteger(devices) && devices >= 1)) throw new RangeError(`dynamics.devices must be a positive integer, got ${devices}`);
+    if (!(maxDuty > 0 && maxDuty <= 1 && maxSiteShare > 0 && maxSiteShare <= maxDuty)) {
+      throw new RangeError(`dynamics: need 0 < maxSiteShare ≤ maxDuty ≤ 1, got maxSiteShare ${maxSiteShare}, maxDuty ${maxDuty}`);
+    }
     const splitSeed = options.splitSeed ?? 0;
     this.defaultSeed = options.seed ?? 1000 * splitSeed + this.site;
 
@@ -218,7 +315,9 @@ export class IoTIntrusionEnv implements Env {
       this.rows = null;
       this.scaler = syntheticScaler();
     } else {
-      const data = options.dataset ?? loadDatasetSync(this.source, `${options.dataDir ?? "data"}/${this.source}`);
+      const cap = options.maxPerFamily ?? DEFAULT_MAX_PER_FAMILY;
+      if (!(Number.isInteger(cap) && cap >= 1)) throw new RangeError(`maxPerFamily must be a positive integer, got ${JSON.stringify(cap)}`);
+      const data = options.dataset ?? loadDatasetSync(this.source, `${options.dataDir ?? "data"}/${this.source}`, { maxPerFamily: cap });
       if (data.dataset !== this.source) throw new Error(`dataset option holds ${data.dataset}, source is ${this.source}`);
       this.synthetic = null;
       this.profile = PROFILES[this.source];
@@ -228,10 +327,17 @@ export class IoTIntrusionEnv implements Env {
     const prior = familyPrior(this.profile);
     this.families = this.profile.families.filter((f) => !this.rows || this.rows.has(f));
     if (this.families.length === 0) throw new Error(`no attack rows for ${this.profile.id}`);
-    this.familyMix = dirichletSplit({
+    const share = options.maliciousShare ?? attackShare(this.profile);
+    if (!(typeof share === "number" && share >= 0 && share <= maxSiteShare)) {
+      throw new RangeError(`maliciousShare must be a number in [0, dynamics.maxSiteShare = ${maxSiteShare}], got ${JSON.stringify(share)}`);
+    }
+    const split = dirichletVolumes({
       sites: this.sites, alpha: this.alpha, seed: splitSeed, categories: this.families,
-      prior: this.families.map((f) => prior[f] ?? 0),
-    })[this.site]!;
+      prior: this.families.map((f) => prior[f] ?? 0), share, cap: maxSiteShare,
+    });
+    this.familyMix = split.mixes[this.site]!;
+    const recon = this.families.includes(this.profile.reconFamily) ? this.profile.reconFamily : null;
+    this.plan = planCampaigns(this.families, this.profile.kinds, recon, this.familyMix, split.shares[this.site]!, this.dyn);
     this.deviceMix = dirichletSplit({
       sites: this.sites, alpha: this.alpha, seed: splitSeed + 0x51ed, categories: DEVICE_TYPES,
       prior: DEVICE_TYPES.map((d) => DEVICE_PRIOR[d]),
@@ -246,12 +352,13 @@ export class IoTIntrusionEnv implements Env {
     this.t = 0;
     this.queue = 0;
     this.load = 0;
-    this.campaigns = [];
+    this.campaign = null;
     this.escalations = [];
     this.devices = this.deviceTypes.map((type, id) => ({
       id, type, isolatedLeft: 0, releasedAt: -Infinity, rateLimitLeft: 0, verified: -1, verifiedLeft: 0,
       escalationPending: 0, decisions: [], alerts: [], alertRate: 0, flowCount: 1, campaign: null,
     }));
+    this.warmUp();
     this.pending = this.nextFlow();
     return { obs: this.observe(), info: { site: this.site, current: this.truth(this.pending) } };
   }
@@ -319,8 +426,7 @@ export class IoTIntrusionEnv implements Env {
     // 2. gateway queue and load
     const inflow = mal && kind === "flood" ? (delivered ? (rateLimited ? 0.04 : 0.1) : 0.01) : 0.004;
     this.queue = Math.min(1, Math.max(0, 0.9 * this.queue + inflow));
-    const scaledBps = this.scaler.transform(flow.x)[7]!;
-    this.load = 0.8 * this.load + 0.2 * (delivered ? scaledBps : 0);
+    this.load = 0.8 * this.load + 0.2 * (delivered ? this.pending.scaledBps : 0);
     parts.queue -= R.queueCost * Math.max(0, this.queue - 0.5);
 
     // 3. device history
@@ -354,12 +460,58 @@ export class IoTIntrusionEnv implements Env {
     if (c) {
       c.devices.delete(d.id);
       d.campaign = null;
-      if (c.devices.size === 0) this.campaigns = this.campaigns.filter((x) => x !== c);
+      if (c.devices.size === 0) this.campaign = null; // contained: the rest of its budget is never sent
     }
   }
 
-  private tick() {
+  /**
+   * Run the campaign process alone (no flows, no devices acting) for about five campaign
+   * cycles, so an episode starts in its long-run state (possibly mid-campaign) rather than
+   * always quiet — otherwise a 200-flow episode would show less than the planned share.
+   */
+  private warmUp() {
+    const p = this.plan;
+    const n = p.share > 0 ? Math.min(5000, Math.ceil((5 * p.flowsPerCampaign) / p.share)) : 0;
+    for (let i = 0; i < n; i++) {
+      this.maybeStartCampaign();
+      if (this.campaign && this.rng!.bernoulli(p.intensity)) this.consumeCampaignFlow(this.campaign);
+    }
+  }
+
+  private maybeStartCampaign() {
     const rng = this.rng!;
+    if (this.campaign || !rng.bernoulli(this.plan.startProb)) return;
+    const free = this.devices.filter((d) => d.isolatedLeft === 0 && !d.campaign);
+    if (free.length === 0) return;
+    const family = this.families[rng.categorical(this.plan.campaignMix)]!;
+    const kind = this.profile.kinds[family] ?? "exploit";
+    const n = family === "ddos" ? Math.min(this.dyn.ddosDevices, free.length) : 1;
+    const chosen = new Set<number>();
+    while (chosen.size < n) chosen.add(free[rng.int(free.length)]!.id);
+    const [lo, hi] = this.dyn.campaignFlows;
+    let reconLeft = 0;
+    if ((kind === "exploit" || kind === "c2") && rng.bernoulli(this.plan.reconProb)) {
+      const q = this.dyn.reconFlows / (this.dyn.reconFlows + 1);
+      while (reconLeft < RECON_CAP && rng.next() < q) reconLeft++;
+    }
+    const c: Campaign = { family, kind, devices: chosen, reconLeft, flowsLeft: lo + rng.int(hi - lo + 1) };
+    for (const id of chosen) this.devices[id]!.campaign = c;
+    this.campaign = c;
+  }
+
+  /** One malicious flow of the campaign is sent: its family (recon first); ends the campaign when its budget is spent. */
+  private consumeCampaignFlow(c: Campaign): string {
+    let family = c.family;
+    if (c.reconLeft > 0) { c.reconLeft--; family = this.profile.reconFamily; }
+    else c.flowsLeft--;
+    if (c.flowsLeft <= 0) {
+      for (const id of c.devices) this.devices[id]!.campaign = null;
+      this.campaign = null;
+    }
+    return family;
+  }
+
+  private tick() {
     for (const d of this.devices) {
       if (d.isolatedLeft > 0 && --d.isolatedLeft === 0) d.releasedAt = this.t;
       if (d.rateLimitLeft > 0) d.rateLimitLeft--;
@@ -373,25 +525,7 @@ export class IoTIntrusionEnv implements Env {
       e.device.verifiedLeft = this.dyn.verifiedSteps;
       if (e.malicious && e.device.campaign && e.device.isolatedLeft === 0) this.isolate(e.device);
     }
-    // new campaign
-    if (this.campaigns.length < this.dyn.maxCampaigns && rng.bernoulli(this.dyn.campaignRate)) {
-      const free = this.devices.filter((d) => d.isolatedLeft === 0 && !d.campaign);
-      if (free.length > 0) {
-        const family = this.families[rng.categorical(this.familyMix)]!;
-        const kind = this.profile.kinds[family] ?? "exploit";
-        const n = family === "ddos" ? Math.min(this.dyn.ddosDevices, free.length) : 1;
-        const chosen = new Set<number>();
-        while (chosen.size < n) chosen.add(free[rng.int(free.length)]!.id);
-        const [lo, hi] = this.dyn.campaignFlows;
-        const recon = this.profile.reconFamily;
-        const hasRecon = (kind === "exploit" || kind === "c2") && (!this.rows || this.rows.has(recon)) && this.families.includes(recon);
-        let reconLeft = 0;
-        if (hasRecon) while (reconLeft < 20 && rng.next() > 1 / (this.dyn.reconFlows + 1)) reconLeft++;
-        const c: Campaign = { family, kind, devices: chosen, reconLeft, flowsLeft: lo + rng.int(hi - lo + 1) };
-        for (const id of chosen) this.devices[id]!.campaign = c;
-        this.campaigns.push(c);
-      }
-    }
+    this.maybeStartCampaign();
   }
 
   private nextFlow(): Pending {
@@ -404,31 +538,28 @@ export class IoTIntrusionEnv implements Env {
       d.releasedAt = this.t;
       live = [d];
     }
-    const w = live.map((d) => 1 + (d.campaign ? (d.campaign.kind === "flood" ? this.dyn.floodWeight : this.dyn.campaignWeight) : 0));
-    const device = live[rng.categorical(w)]!;
-    for (const d of this.devices) d.flowCount = 0.95 * d.flowCount + (d === device ? 1 : 0);
+    const c = this.campaign;
     let flow: Flow;
-    const c = device.campaign;
-    if (c && rng.bernoulli(this.dyn.maliciousShare)) {
-      const family = c.reconLeft > 0 ? this.profile.reconFamily : c.family;
-      if (c.reconLeft > 0) c.reconLeft--;
-      else c.flowsLeft--;
+    let device: Device;
+    if (c && rng.bernoulli(this.plan.intensity)) {
+      const ids = [...c.devices];
+      device = this.devices[ids[rng.int(ids.length)]!]!;
+      const family = this.consumeCampaignFlow(c);
       flow = this.synthetic ? this.synthetic.attack(rng, family) : this.rows!.draw(rng, family);
-      if (c.flowsLeft <= 0) {
-        for (const id of c.devices) this.devices[id]!.campaign = null;
-        this.campaigns = this.campaigns.filter((x) => x !== c);
-      }
     } else {
+      device = live[rng.int(live.length)]!;
       flow = this.synthetic ? this.synthetic.benign(rng, device.type) : this.rows!.draw(rng, BENIGN);
     }
+    for (const d of this.devices) d.flowCount = 0.95 * d.flowCount + (d === device ? 1 : 0);
     const alert = rng.bernoulli(flow.malicious ? this.dyn.alertTPR : this.dyn.alertFPR) ? 1 : 0;
-    return { flow, device, alert };
+    return { flow, device, alert, scaledBps: 0 };
   }
 
   private observe(): Float32Array {
     const o = new Float32Array(INTRUSION_OBS_SIZE);
     const { flow, device: d, alert } = this.pending!;
     this.scaler.transformInto(flow.x, o, OBS.flow);
+    this.pending!.scaledBps = o[OBS.flow + BYTES_PER_S]!;
     o[OBS.devType + DEVICE_TYPES.indexOf(d.type)] = 1;
     o[OBS.rateLimited] = d.rateLimitLeft > 0 ? 1 : 0;
     o[OBS.rateLimitLeft] = d.rateLimitLeft / this.dyn.rateLimitSteps;

@@ -23,7 +23,7 @@ describe("IoTIntrusion-v0 dynamics", () => {
   });
 
   it("rewards: blocking benign costs fp, blocking malicious earns tp", () => {
-    const env = new IoTIntrusionEnv({ dynamics: { campaignRate: 0.5 } });
+    const env = new IoTIntrusionEnv({ sites: 1, maliciousShare: 0.5 });
     let { info } = env.reset({ seed: 4 });
     let sawFp = false, sawTp = false;
     for (let i = 0; i < 300 && !(sawFp && sawTp); i++) {
@@ -38,7 +38,7 @@ describe("IoTIntrusion-v0 dynamics", () => {
   });
 
   it("isolating a compromised device stops its flows for isolationSteps and ends its campaign", () => {
-    const env = new IoTIntrusionEnv({ dynamics: { campaignRate: 1, maxCampaigns: 1, isolationSteps: 10 } });
+    const env = new IoTIntrusionEnv({ sites: 1, maliciousShare: 0.5, dynamics: { isolationSteps: 10 } });
     let { info } = env.reset({ seed: 2 });
     let i = 0;
     while ((info.current as Truth).label !== 1 && i++ < 200) info = env.step(ALLOW).info;
@@ -53,7 +53,7 @@ describe("IoTIntrusion-v0 dynamics", () => {
   });
 
   it("a revealed verification shows up in that device's next observation", () => {
-    const env = new IoTIntrusionEnv({ dynamics: { verifyRevealProb: 1, campaignRate: 0.3, verifiedSteps: 1000 } });
+    const env = new IoTIntrusionEnv({ sites: 1, maliciousShare: 0.3, dynamics: { verifyRevealProb: 1, verifiedSteps: 1000 } });
     let { info } = env.reset({ seed: 8 });
     const dev = (info.current as Truth).deviceId, wasMal = (info.current as Truth).label;
     let r = env.step(VERIFY);
