@@ -45,7 +45,7 @@ export const BASELINES: readonly BaselineKind[] = ["benign-mean", "zeros"];
 export interface Policy {
   dir: string;
   exp: Experiment;
-  agent: Agent & { obsDim: number; numActions: number; progress(): { steps: number; episodes: number } };
+  agent: Agent;
   model: ScoreModel;
   /** observation field names (the env's, or f0, f1, … for envs without named fields) */
   fields: string[];
@@ -62,10 +62,11 @@ export async function loadPolicy(o: { checkpoint: string; env?: string; config?:
   const env = make(exp.env.id, { ...exp.env.options });
   const space = { obsDim: env.observationSize, actionCount: env.actionCount };
   env.close?.();
-  const agent = await loadAgent(dir);
-  if (agent.obsDim !== space.obsDim || agent.numActions !== space.actionCount) {
+  const agent: Agent = await loadAgent(dir);
+  const dims = agent as Agent & { obsDim?: number; numActions?: number };
+  if ((dims.obsDim ?? space.obsDim) !== space.obsDim || (dims.numActions ?? space.actionCount) !== space.actionCount) {
     agent.dispose();
-    throw new UserError(`${dir} was trained on ${agent.obsDim} observation values and ${agent.numActions} actions; ${exp.env.id} has ${space.obsDim} and ${space.actionCount}: pass the env it was trained on (--env)`);
+    throw new UserError(`${dir} was trained on ${dims.obsDim} observation values and ${dims.numActions} actions; ${exp.env.id} has ${space.obsDim} and ${space.actionCount}: pass the env it was trained on (--env)`);
   }
   const iot = exp.env.id === EXPLAIN_ENV;
   return {
