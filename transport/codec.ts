@@ -105,9 +105,8 @@ function shuffle4(src: Uint8Array): Uint8Array {
   }
   return out;
 }
-function unshuffle4(src: Uint8Array): Uint8Array {
+function unshuffle4(src: Uint8Array, out = new Uint8Array(src.length)): Uint8Array {
   const n = src.length >> 2;
-  const out = new Uint8Array(src.length);
   for (let i = 0; i < n; i++) {
     const s = i << 2;
     out[s] = src[i]!;
@@ -120,9 +119,15 @@ function unshuffle4(src: Uint8Array): Uint8Array {
 function i32Bytes(a: Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 }
-function bytesI32(b: Uint8Array): Int32Array {
-  const out = new Int32Array(b.byteLength / 4);
-  new Uint8Array(out.buffer).set(b);
+/** Unshuffled straight into the typed array's bytes (one allocation, one pass). */
+function unshuffledF32(src: Uint8Array): Float32Array {
+  const out = new Float32Array(src.length >> 2);
+  unshuffle4(src, new Uint8Array(out.buffer));
+  return out;
+}
+function unshuffledI32(src: Uint8Array): Int32Array {
+  const out = new Int32Array(src.length >> 2);
+  unshuffle4(src, new Uint8Array(out.buffer));
   return out;
 }
 
@@ -290,10 +295,10 @@ export function decodeTransitions(bytes: Uint8Array, expect: TransitionExpectati
     extra += nextMask[i]!;
   }
   if (!nextMask[n - 1]) throw new CodecError("schema", "last row must carry its nextObs");
-  const obs = bytesF32(unshuffle4(bytesField(o, "obs", n * d * 4)));
-  const nextExtra = bytesF32(unshuffle4(bytesField(o, "nextExtra", extra * d * 4)));
-  const actions = bytesI32(unshuffle4(bytesField(o, "actions", n * 4)));
-  const rewards = bytesF32(unshuffle4(bytesField(o, "rewards", n * 4)));
+  const obs = unshuffledF32(bytesField(o, "obs", n * d * 4));
+  const nextExtra = unshuffledF32(bytesField(o, "nextExtra", extra * d * 4));
+  const actions = unshuffledI32(bytesField(o, "actions", n * 4));
+  const rewards = unshuffledF32(bytesField(o, "rewards", n * 4));
   const terminated = bytesField(o, "terminated", n).slice();
   const truncated = bytesField(o, "truncated", n).slice();
   for (let i = 0; i < n; i++) {
