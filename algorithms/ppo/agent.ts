@@ -253,6 +253,11 @@ export class PpoAgent implements Agent {
     return this.rollout.n;
   }
 
+  /** A copy of the current rollout (for tests and diagnostics). */
+  rolloutSnapshot(): RolloutSnapshot {
+    return this.rollout.snapshot();
+  }
+
   // ---- parameters ---------------------------------------------------------------------------
 
   layout(): ParamLayout {

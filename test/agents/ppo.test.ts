@@ -283,6 +283,30 @@ describe("PPO agent", () => {
     for (let j = 0; j < 3; j++) expect(counts[j]! / 3000).to.be.closeTo(Math.exp(s[j]!), 0.04);
   });
 
+  it("records log π and V of when each action was taken, across interleaved envs and a weight change before observe()", () => {
+    const agent = new PpoAgent({ obsDim: 3, numActions: 3, config: { ...SMALL, seed: 8 } });
+    const e1 = new ToyEnv(), e2 = new ToyEnv();
+    e2.s = Float32Array.from([-0.4, 0.5, 0.05]);
+    // act for both envs first (a vectorised actor), then observe both
+    const o1 = e1.s.slice(), o2 = e2.s.slice();
+    const a1 = agent.act(o1, "explore"), a2 = agent.act(o2, "explore");
+    const lp1 = agent.actionScores(o1)[a1]!, lp2 = agent.actionScores(o2)[a2]!;
+    // a federated merge lands between acting and observing: the rollout keeps the acting policy's numbers
+    const other = new PpoAgent({ obsDim: 3, numActions: 3, config: { ...SMALL, seed: 9 } });
+    agent.setWeights(other.weights());
+    agent.observe(e1.step(a1));
+    agent.observe(e2.step(a2));
+    // an action not taken through act(): scored when observed, under the current weights
+    const o3 = e1.s.slice();
+    agent.observe(e1.step(1));
+    const snap = agent.rolloutSnapshot();
+    expect(snap.logp[0]).to.be.closeTo(lp1, 1e-6);
+    expect(snap.logp[1]).to.be.closeTo(lp2, 1e-6);
+    expect(snap.logp[2]).to.be.closeTo(other.actionScores(o3)[1]!, 1e-6);
+    expect(snap.logp[0]).to.not.be.closeTo(other.actionScores(o1)[a1]!, 1e-6);
+    expect(snap.next).to.deep.equal([2, -1, -1]); // env 1's second step continues row 0, not row 1
+  });
+
   it("weights() is one group 'policy' of the layout's size; setWeights replaces it and refuses wrong sizes and non-finite values", () => {
     const a = new PpoAgent({ obsDim: 3, numActions: 3, config: { ...SMALL, seed: 1 } });
     const b = new PpoAgent({ obsDim: 3, numActions: 3, config: { ...SMALL, seed: 2 } });
