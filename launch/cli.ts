@@ -346,7 +346,7 @@ export async function main(argv: string[]): Promise<number> {
       await runLearnerProcess(exp, { log, signal: ac.signal });
       return 0;
     case "ingest": {
-      const index = num(values.index, "index", usage) ?? (process.env.FEDRL_INGEST_INDEX ? Number(process.env.FEDRL_INGEST_INDEX) : await replicaIndex()) ?? 0;
+      const index = num(values.index, "index", usage) ?? (process.env.FEDRL_INGEST_INDEX ? Number(process.env.FEDRL_INGEST_INDEX) : await replicaIndex("ingest")) ?? 0;
       if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index: expected a whole number ≥ 0, got "${index}"`, usage);
       await runIngestProcess(exp, index, { log, signal: ac.signal });
       return 0;

@@ -25,10 +25,14 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("has nats (JetStream on), redis, a learner and an actor service, with healthchecks", () => {
-    expect(Object.keys(s).sort()).to.deep.equal(["actor", "learner", "nats", "redis"]);
+  it("has nats (JetStream on), redis, a learner and an actor service, with healthchecks, and ingest workers behind a profile", () => {
+    expect(Object.keys(s).sort()).to.deep.equal(["actor", "ingest", "learner", "nats", "redis"]);
     expect(s.nats.command).to.include("-js");
-    for (const name of Object.keys(s)) expect(s[name].healthcheck?.test, name).to.be.an("array");
+    for (const name of ["actor", "learner", "nats", "redis"]) expect(s[name].healthcheck?.test, name).to.be.an("array");
+    // Off unless asked for (learner.ingest.workers > 0): `--profile ingest --scale ingest=N`.
+    expect(s.ingest.profiles).to.deep.equal(["ingest"]);
+    expect(s.ingest.command[0]).to.equal("ingest");
+    expect(s.ingest.stop_signal).to.equal("SIGINT");
   });
 
   it("publishes no host ports for NATS and Redis by default", () => {
