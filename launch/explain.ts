@@ -22,6 +22,9 @@
  * 3. Permutation importance per field: the share of decisions that change when that field is shuffled
  *    across the N flows, and the detection F1 lost (flagged = any action but allow).
  * 4. Global importance: mean |IG| per field over all decisions and per attack family.
+ * Read 2 and 3 together: IG of Q(x, a) also credits fields that raise or lower every action's value
+ * alike (the state's value, e.g. the gateway's load) without changing which action wins, while
+ * permutation importance counts only changed decisions.
  * Writes <out>/explain.json (documented in its "doc" field), <out>/importance.svg and .png.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
