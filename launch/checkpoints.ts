@@ -1,7 +1,8 @@
 /** Finding an agent checkpoint and its run's config from a path a user gives (a checkpoint or a run folder). */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { DqnAgent } from "../algorithms/dqn/agent";
+import { algorithmNamed } from "../algorithms/registry";
+import type { Agent } from "../core/agent";
 import { parseExperiment, type Experiment } from "./config";
 import { UserError } from "./errors";
 
@@ -26,9 +27,20 @@ export function runConfigOf(checkpoint: string): Experiment | null {
   return null;
 }
 
-export async function loadAgent(checkpoint: string): Promise<DqnAgent> {
+/** The checkpoint's algorithm: state.json's `algorithm` (PPO writes it; DQN checkpoints carry none). */
+export function checkpointAlgorithm(checkpoint: string): string {
   try {
-    return await DqnAgent.load(checkpoint);
+    const a = (JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")) as { algorithm?: unknown }).algorithm;
+    return typeof a === "string" ? a : "dqn";
+  } catch {
+    return "dqn";
+  }
+}
+
+/** The agent a checkpoint holds, by its algorithm's builder. */
+export async function loadAgent(checkpoint: string): Promise<Agent> {
+  try {
+    return await algorithmNamed(checkpointAlgorithm(checkpoint)).load(checkpoint);
   } catch (e) {
     throw new UserError(`cannot load the checkpoint ${checkpoint}: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -271,6 +271,7 @@ function checkNames(exp: Experiment, where: string): void {
   known("actors.byzantine.attack", exp.actors.byzantine.attack, ATTACKS);
   if (exp.actors.byzantine.count > exp.actors.count) throw new ConfigError(`${where}: actors.byzantine.count ${exp.actors.byzantine.count} exceeds actors.count ${exp.actors.count}`);
   const algo = ALGORITHMS[exp.algorithm]!;
+  if (RECIPES[exp.mode]!.learner && !algo.offPolicy) throw new ConfigError(`${where}: mode ${exp.mode} trains a pooled learner on every actor's experience, which needs an off-policy algorithm; ${algo.name} is on-policy: use mode fedavg or local`);
   for (const [key, raw] of [["agent", exp.agent], ["learnerAgent", { ...exp.agent, ...exp.learnerAgent }]] as const) {
     try {
       algo.parseConfig(raw);

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { algorithmNamed } from "../../algorithms/registry";
 import { Random } from "../../core/random";
 import { ConfigError, loadExperiment, parseExperiment } from "../../launch/config";
 import { runEmbedded } from "../../launch/embedded";
+import { loadAgent } from "../../launch/checkpoints";
 
 const tmp = () => mkdtemp(join(tmpdir(), "fedrl-ppo-"));
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -399,19 +401,41 @@ describe("PPO in runs", function () {
     budget: { stepsPerActor: 3200 }, eval: { episodes: 2 }, ...extra,
   });
 
-  it("mode hybrid with ppo is refused with one line (on-policy: use fedavg or local), in a run and from the CLI", async () => {
+  it("mode hybrid with ppo is refused with one line (on-policy: use fedavg or local) when the config is read, before any run starts", async () => {
     let err: unknown;
-    await runEmbedded(exp("hybrid"), { writeMetrics: false }).catch((e) => (err = e));
+    try { exp("hybrid"); } catch (e) { err = e; }
     expect(err).to.be.instanceOf(ConfigError);
     const msg = (err as Error).message;
-    expect(msg).to.match(/^mode hybrid trains a pooled learner .* off-policy algorithm; ppo is on-policy: use mode fedavg or local$/);
+    expect(msg).to.match(/^config: mode hybrid trains a pooled learner .* off-policy algorithm; ppo is on-policy: use mode fedavg or local$/);
     expect(msg).to.not.include("\n");
     const dir = await tmp();
     const r = spawnSync(process.execPath, ["bin/fedrl.mjs", "run", "--config", "configs/cartpole-ppo.yaml", "--set", "mode=hybrid", "--set", `runDir=${dir}/run`], { encoding: "utf8", env: { ...process.env, NATS_URL: "", REDIS_URL: "", FEDRL_DEBUG: "" } });
     expect(r.status, r.stderr).to.equal(2);
     const errors = r.stderr.split("\n").filter((l) => /error/i.test(l));
-    expect(errors).to.deep.equal([`config error: ${msg}`]);
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.match(/^config error: configs\/cartpole-ppo\.yaml \(with --set\): mode hybrid trains a pooled learner .* use mode fedavg or local$/);
     expect(r.stderr).to.not.match(/\n\s+at /);
+    expect(existsSync(join(dir, "run")), "no run folder is made").to.equal(false);
+  });
+
+  it("fedrl eval and fedrl export read a PPO checkpoint (its builder, from state.json's algorithm)", async () => {
+    const dir = await tmp();
+    const agent = new PpoAgent({ obsDim: 4, numActions: 2, config: SMALL });
+    await agent.save(join(dir, "ck"));
+    const loaded = await loadAgent(join(dir, "ck"));
+    expect(loaded).to.be.instanceOf(PpoAgent);
+    expect(Array.from(loaded.weights().policy!)).to.deep.equal(Array.from(agent.weights().policy!));
+    loaded.dispose();
+    agent.dispose();
+    const ev = spawnSync(process.execPath, ["bin/fedrl.mjs", "eval", "--checkpoint", join(dir, "ck"), "--env", "CartPole-v1", "--episodes", "2", "--json"], { encoding: "utf8", env: { ...process.env, NATS_URL: "", REDIS_URL: "" } });
+    expect(ev.status, ev.stderr).to.equal(0);
+    const out = JSON.parse(ev.stdout.trim().split("\n").pop()!) as { episodes: number; mean: number };
+    expect(out.episodes).to.equal(2);
+    expect(Number.isFinite(out.mean)).to.equal(true);
+    const ex = spawnSync(process.execPath, ["bin/fedrl.mjs", "export", "--checkpoint", join(dir, "ck"), "--out", join(dir, "out")], { encoding: "utf8" });
+    expect(ex.status, ex.stderr).to.equal(0);
+    const doc = JSON.parse(readFileSync(join(dir, "out", "weights.json"), "utf8")) as { algorithm: string; obsDim: number; numActions: number };
+    expect(doc).to.include({ algorithm: "ppo", obsDim: 4, numActions: 2 });
   });
 
   it("local: 2 PPO actors learn alone for 3200 steps each (6 rollouts of 512) and end with a finite model", async () => {
