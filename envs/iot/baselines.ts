@@ -5,8 +5,9 @@
  * (drop when one observation field crosses a threshold fitted for best F1 on a separate
  * calibration run), and an oracle that reads the ground truth of the presented flow
  * (`info.current.label`, which a real policy never sees) and drops exactly the malicious flows.
- * IoTContainment-v0: do-nothing, isolate-on-alert, patch-on-alert, and an oracle that patches
- * a compromised device (from `info.compromised`).
+ * IoTContainment-v0: do-nothing, isolate-on-alert, patch-on-alert, monitor-then-patch (monitor an
+ * alerting device, patch it when it alerts again while monitored), and an oracle that patches
+ * a compromised device (from `info.compromised`, latent ones included).
  */
 import type { Env, Info } from "../types";
 import { ALLOW, DROP, INTRUSION_OBS_FIELDS, OBS } from "./intrusion";
@@ -126,6 +127,23 @@ function onAlert(kind: "isolate" | "patch"): Policy {
 }
 export const isolateOnAlert = onAlert("isolate");
 export const patchOnAlert = onAlert("patch");
+
+/**
+ * Patch a monitored device that alerts (monitoring's false-alarm rate is low); otherwise start
+ * monitoring the unmonitored alerting device with the highest alert EWMA. The scripted answer
+ * to false-alert bursts: pays a little monitoring and a step of delay instead of a patch.
+ */
+export const monitorThenPatch: Policy = (obs) => {
+  let patch = -1, watch = -1, watchScore = -1;
+  for (let i = 0; i < deviceCount(obs); i++) {
+    const b = i * PER;
+    if (obs[b]! !== 1 || obs[b + 4]! === 1) continue; // no alert, or already being patched
+    if (obs[b + 3]! > 0) { if (patch < 0) patch = i; }
+    else if (obs[b + 1]! > watchScore) { watch = i; watchScore = obs[b + 1]!; }
+  }
+  if (patch >= 0) return { action: containmentAction(patch, "patch"), score: 1 };
+  return watch < 0 ? { action: 0, score: 0 } : { action: containmentAction(watch, "monitor"), score: watchScore };
+};
 export const containmentOracle: Policy = (obs, info) => {
   const comp = info.compromised as number[];
   for (let i = 0; i < comp.length; i++) {
@@ -134,19 +152,40 @@ export const containmentOracle: Policy = (obs, info) => {
   return { action: 0, score: 0 };
 };
 
-export function runContainmentEpisode(env: Env, policy: Policy, seed: number):
-  { ret: number; length: number; cleaned: boolean; meanCompromised: number } {
+export interface ContainmentEpisode {
+  ret: number;
+  length: number;
+  /** ended by termination (no compromise left; only without outside intrusions) */
+  cleaned: boolean;
+  meanCompromised: number;
+  /** fraction of steps that ended with no compromised device */
+  cleanSteps: number;
+  /** patches / isolations of devices that were not compromised when acted on */
+  wastedPatches: number;
+  wastedIsolations: number;
+  patches: number;
+}
+
+export function runContainmentEpisode(env: Env, policy: Policy, seed: number): ContainmentEpisode {
   let { obs, info } = env.reset({ seed });
-  let ret = 0, length = 0, compSum = 0, cleaned = false;
+  let ret = 0, length = 0, compSum = 0, cleaned = false, clean = 0, wastedPatches = 0, wastedIsolations = 0, patches = 0;
   for (;;) {
-    const r = env.step(policy(obs, info).action);
+    const action = policy(obs, info).action;
+    if (action > 0) {
+      const i = Math.floor((action - 1) / 3), k = (action - 1) % 3;
+      const wasCompromised = (info.compromised as number[])[i] === 1;
+      if (k === 2) { patches++; if (!wasCompromised) wastedPatches++; }
+      if (k === 1 && !wasCompromised) wastedIsolations++;
+    }
+    const r = env.step(action);
     ret += r.reward;
     length++;
     compSum += r.info.nCompromised as number;
+    if (r.info.nCompromised === 0) clean++;
     obs = r.obs;
     info = r.info;
     if (r.terminated) cleaned = true;
     if (r.terminated || r.truncated) break;
   }
-  return { ret, length, cleaned, meanCompromised: compSum / length };
+  return { ret, length, cleaned, meanCompromised: compSum / length, cleanSteps: clean / length, wastedPatches, wastedIsolations, patches };
 }

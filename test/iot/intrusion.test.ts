@@ -76,7 +76,7 @@ describe("IoTIntrusion-v0 dynamics", () => {
 
 describe("IoTContainment-v0 dynamics", () => {
   it("1 + 3N actions, 7N + 1 observations; patching every device cleans the network", () => {
-    const env = new IoTContainmentEnv({ devices: 4, seed: 0 });
+    const env = new IoTContainmentEnv({ devices: 4, seed: 0, intrusionRate: 0 });
     expect(env.actionCount).to.equal(13);
     expect(env.observationSize).to.equal(29);
     env.reset({ seed: 1 });
