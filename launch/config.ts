@@ -193,11 +193,12 @@ export const ExperimentSchema = z.strictObject({
     seed: z.number().int().nonnegative().default(100_000),
     /**
      * IoTIntrusion-v0: the global model's detection metrics on held-out traffic (launch/detection.ts)
-     * every `every` aggregation rounds (0 = off), over `episodes` episodes of 200 flows per site.
+     * every `every` aggregation rounds (0 = off), over `episodes` episodes of 200 flows per site (2: one
+     * 200-flow episode of a site can hold no attack at all).
      */
     detection: z.strictObject({
       every: z.number().int().nonnegative().default(1),
-      episodes: z.number().int().min(1).max(100).default(1),
+      episodes: z.number().int().min(1).max(100).default(2),
     }).prefault({}),
   }).prefault({}),
   /** Where metrics and checkpoints go; default runs/<run>. */
