@@ -32,6 +32,8 @@ import { openReplay } from "../transport/open";
 import { subjectsFor } from "../transport/subjects";
 import { ConfigError, runDirOf, type Experiment } from "./config";
 import { recipeOf, type Recipe } from "./recipes";
+import { seedOf } from "./seeds";
+import { DetectionProbe, type DetectionPoint } from "./detection";
 import { AuthInitError, loadIdentities, loadSigningKey, type RegisteredIdentities } from "./auth";
 
 export type Log = (line: string) => void;
@@ -59,10 +61,6 @@ export function envSpace(exp: Experiment): Space & { bounds?: EnvBounds } {
 export function makeActorEnvs(exp: Experiment, index: number): VectorEnv {
   const site = exp.env.perActorSite ? { site: index % exp.actors.count, sites: exp.actors.count } : {};
   return VectorEnv.create(exp.env.numEnvs, () => make(exp.env.id, { ...exp.env.options, ...site }));
-}
-
-function seedOf(exp: Experiment, index: number) {
-  return { env: exp.seed * 1_000_003 + index * 10_007, agent: exp.seed * 1000 + index + 1 };
 }
 
 /** The algorithm of a run, its parsed hyperparameters per role, the run's common initial weights. */
@@ -164,6 +162,8 @@ export interface Server {
   /** The agent holding the global model (hybrid), else null. */
   agent: Agent | null;
   rejected: RejectionCounter;
+  /** IoTIntrusion-v0: the global model's held-out detection metrics after aggregation rounds (eval.detection), oldest first. */
+  detection: DetectionPoint[];
   start(): Promise<void>;
   /** Stops timers and subscriptions, drains, checkpoints, publishes the final model. */
   stop(): Promise<void>;
@@ -282,13 +282,41 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
     });
     if (workersIngest) deps.log(`learner: ${L.ingest.workers} ingest worker(s) fill the replay (fedrl ingest); this process samples and trains`);
   }
+  // IoTIntrusion-v0: the global model judged as a detector on a small fixed held-out set after
+  // aggregation rounds (eval.detection), written as "detection" events to the server's metrics.
+  const probe = recipe.aggregation && DetectionProbe.enabled(exp) ? new DetectionProbe(exp) : null;
+  const detection: DetectionPoint[] = [];
+  let evaluator: Agent | null = null;
+  let probeOn = true;
+  const probeRound = probe ? (round: number) => {
+    if (!probeOn || !probe.due(round)) return;
+    try {
+      // hybrid: the learner's agent holds the global model; fedavg: a bare model, acted by an agent of its layout
+      let model = agent;
+      if (!model) {
+        evaluator ??= builder.makeAgent(space, learnerConfig, 0, global.params());
+        evaluator.setWeights({ [builder.shipped]: global.params() });
+        model = evaluator;
+      }
+      const p = probe.run(model, { round, version: global.version, clock: deps.clock.now() });
+      detection.push(p);
+      if (detection.length > 10_000) detection.shift();
+      metrics.write("detection", { ...p });
+    } catch (e) {
+      probeOn = false;
+      deps.log(`detection probe off for this run: ${(e as Error).message.split("\n")[0]}`);
+    }
+  } : null;
   let aggregation: AggregationNode | null = null;
   const ra = recipe.aggregation;
   if (ra) {
     const G = exp.aggregator;
     const rule = aggregatorNamed(G.rule ?? ra.rule, { trim: G.trim, byzantine: G.byzantine, select: G.select });
     aggregation = new AggregationNode({
-      rule, global, onRound: gate ? (r) => gate.onRound(r.clients, rule.weightsAreTrust ?? false) : undefined,
+      rule, global, onRound: (r) => {
+        gate?.onRound(r.clients, rule.weightsAreTrust ?? false);
+        probeRound?.(r.round);
+      },
       verifiedSamples: gate ? (a) => gate.receivedOf(a) : undefined, clock: deps.clock, metrics, rejected, log: deps.log,
       config: { interval: G.interval, alpha: G.alpha ?? ra.alpha, staleAfter: G.staleAfter, forgetAfterRound: ra.forgetAfterRound, mergeFollowers: G.mergeTarget, followers: builder.followers, bounds: G.bounds, reference: G.reference, rebase: G.rebase },
       flush: () => link.flush(),
@@ -297,7 +325,7 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
   }
   let checkpointTimer: { cancel(): void } | null = null;
   return {
-    global, link, learner, aggregation, publisher, agent, rejected,
+    global, link, learner, aggregation, publisher, agent, rejected, detection,
     async start() {
       await learner?.start();
       aggregation?.start();
@@ -315,6 +343,9 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
       await link.close();
       await learner?.stop();
       await publisher.publish().catch(() => {});
+      probe?.close();
+      evaluator?.dispose();
+      evaluator = null;
     },
   };
 }

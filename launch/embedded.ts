@@ -20,6 +20,7 @@ import { actorIndex, assemble, attackOf, runReplay, type Log, type Server } from
 import { decodeState, encodeState } from "./checkpoints";
 import { runDirOf, type Experiment } from "./config";
 import { evaluateGreedy } from "./eval";
+import type { DetectionPoint } from "./detection";
 import { startHttp, type HttpServer } from "./http";
 import { RunMetrics } from "./prom";
 import { progressLine, progressSink, type TtyLike } from "./progress";
@@ -41,6 +42,8 @@ export interface RunSummary {
   globalModel?: { finite: boolean; norm: number };
   /** Greedy evaluation of the global model (hybrid/fedavg) or of the actors' own models averaged (local). */
   eval: { mean: number; std: number };
+  /** IoTIntrusion-v0: the global model's held-out detection metrics after aggregation rounds (eval.detection; launch/detection.ts). */
+  detection?: DetectionPoint[];
   /** First (actor-mean of mean-`window`) crossing of budget.targetReturn. */
   reached: { episodesPerActor: number; stepsPerActor: number } | null;
   /** Mean over actors of their mean-`window` return, after every finished episode round. */
@@ -222,6 +225,7 @@ export async function runEmbedded(exp: Experiment, opts: EmbeddedOptions = {}): 
       learner: server?.learner ? await server.learner.stats() : undefined,
       server: server && links ? { rounds: server.global.round, version: server.global.version, published: links.published, publishedBytes: links.publishedBytes } : undefined,
       eval: evalResult, reached, curve,
+      ...(server?.detection.length ? { detection: server.detection.slice() } : {}),
       ...robustnessSummary(exp, server),
     };
   } finally {

@@ -1,7 +1,8 @@
 /**
  * Line charts as SVG (and PNG through resvg): `fedrl plot <run-dir>` and the benchmarks draw with
  * the same `svgChart`. A run's curves: per-actor mean-100 return, the global greedy eval, learner
- * loss, filter accept rate and trust weights per round, read from its JSONL metrics.
+ * loss, filter accept rate, trust weights per round and (IoT runs) held-out detection per round,
+ * read from its JSONL metrics.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -142,6 +143,12 @@ export function runCharts(runDir: string): Chart[] {
       byActor.get(c.actor)!.push([Number(r.round), Number(c.weight) || 0]);
     }
     charts.push({ title: "trust weights per round", xLabel: "round", yLabel: "weight", series: [...byActor].slice(0, 16).map(([name, points]) => ({ name, points })) });
+  }
+  // IoTIntrusion-v0: the global model on held-out traffic after aggregation rounds (launch/detection.ts).
+  const det = server.filter((e) => e.event === "detection");
+  if (det.length) {
+    const s = (name: string, key: string): Series => ({ name, points: det.map((e) => [Number(e.round), e[key] === null ? NaN : Number(e[key])] as [number, number]).filter((p) => Number.isFinite(p[1])) });
+    charts.push({ title: "held-out detection of the global model", xLabel: "aggregation round", yLabel: "value", series: [s("F1", "f1"), s("ROC-AUC", "rocAuc"), s("FPR", "fpr"), s("worst-site F1", "worstSiteF1")] });
   }
   return charts;
 }

@@ -31,6 +31,20 @@ export interface RoundRow {
   clients: { actor: string; weight: number; used: boolean; score: number | null; reason: string | null; staleness: number }[];
 }
 
+/** A held-out detection point of the global model (launch/detection.ts), as the dashboard reads it. */
+export interface DetectionRow {
+  /** Seconds since the run started. */
+  t: number;
+  round: number;
+  version: number;
+  f1: number | null;
+  rocAuc: number | null;
+  fpr: number | null;
+  worstSiteF1: number | null;
+  tprAtFpr1: number | null;
+  worstSite: string | null;
+}
+
 /** One dashboard sample. */
 export interface HistoryPoint {
   /** Seconds since the run started. */
@@ -78,6 +92,7 @@ export class RunMetrics {
   private readonly remote = new Map<string, { stats: ActorStats; at: number }>();
   private readonly history: HistoryPoint[] = [];
   private readonly rounds: RoundRow[] = [];
+  private readonly detection: DetectionRow[] = [];
   private readonly last = new Map<string, number>();
   private lastTick = 0;
   private ticks = 0;
@@ -127,6 +142,10 @@ export class RunMetrics {
   private readonly leftOut: Counter<"actor" | "reason">;
   private readonly gateTrust: Gauge<"actor">;
   private readonly gateRows: Counter<"actor" | "reason">;
+  // held-out detection (IoTIntrusion-v0)
+  private readonly det: Record<"round" | "f1" | "precision" | "recall" | "fpr" | "rocAuc" | "prAuc" | "tpr" | "worstSiteF1", Gauge>;
+  private readonly detSiteF1: Gauge<"site">;
+  private readonly detCost: Gauge<"cost">;
   // process
   private readonly rss: Gauge;
   private readonly heap: Gauge;
@@ -178,6 +197,20 @@ export class RunMetrics {
     this.leftOut = counter("fedrl_aggregation_left_out_total", "Rounds in which the client's upload was left out, by reason", ["actor", "reason"]);
     this.gateTrust = gauge("fedrl_gate_trust", "The trust gate's trust in the client (batches are refused below learner.gate.below)", A);
     this.gateRows = counter("fedrl_gate_rows_total", "Rows of the client's batches by the gate's outcome", ["actor", "reason"]);
+    const held = "of the global model on held-out traffic (last probe, eval.detection)";
+    this.det = {
+      round: gauge("fedrl_detection_round", "Aggregation round of the last held-out detection probe"),
+      f1: gauge("fedrl_detection_f1", `Pooled F1 ${held}`),
+      precision: gauge("fedrl_detection_precision", `Pooled precision ${held}`),
+      recall: gauge("fedrl_detection_recall", `Pooled recall ${held}`),
+      fpr: gauge("fedrl_detection_fpr", `Pooled false-positive rate ${held}`),
+      rocAuc: gauge("fedrl_detection_roc_auc", `Pooled ROC-AUC ${held}`),
+      prAuc: gauge("fedrl_detection_pr_auc", `Pooled PR-AUC ${held}`),
+      tpr: gauge("fedrl_detection_tpr_at_fpr1", `Pooled TPR at FPR 1 % ${held}`),
+      worstSiteF1: gauge("fedrl_detection_worst_site_f1", `Lowest per-site F1 ${held}`),
+    };
+    this.detSiteF1 = gauge("fedrl_detection_site_f1", `F1 per site ${held}`, ["site"]);
+    this.detCost = gauge("fedrl_detection_cost_per_1k_flows", `Operational cost per 1,000 flows ${held}: damage (severity-weighted, let through), benign_lost, escalations`, ["cost"]);
 
     this.rss = gauge("fedrl_process_resident_memory_bytes", "Resident set size of this process");
     this.heap = gauge("fedrl_process_heap_used_bytes", "V8 heap in use");
@@ -196,6 +229,7 @@ export class RunMetrics {
         try {
           if (event === "episode" && typeof data.actor === "string" && typeof data.return === "number") this.episodeReturn.observe({ actor: data.actor }, data.return);
           else if (event === "aggregation") this.onRound(data);
+          else if (event === "detection") this.onDetection(data);
         } catch {
           /* metrics never disturb the run */
         }
@@ -218,6 +252,33 @@ export class RunMetrics {
       if (c.score !== null) this.score.set({ actor: c.actor }, c.score);
       this.staleness.set({ actor: c.actor }, c.staleness);
       if (c.reason) this.leftOut.inc({ actor: c.actor, reason: c.reason });
+    }
+  }
+
+  private onDetection(d: Record<string, unknown>): void {
+    const row: DetectionRow = {
+      t: (Date.now() - this.t0) / 1000, round: Number(d.round) || 0, version: Number(d.version) || 0,
+      f1: finite(d.f1), rocAuc: finite(d.rocAuc), fpr: finite(d.fpr), worstSiteF1: finite(d.worstSiteF1), tprAtFpr1: finite(d.tprAtFpr1),
+      worstSite: typeof d.worstSite === "string" ? d.worstSite : null,
+    };
+    this.detection.push(row);
+    if (this.detection.length > 500) this.detection.shift();
+    const set = (g: Gauge, v: unknown) => { const x = finite(v); if (x !== null) g.set(x); };
+    set(this.det.round, d.round);
+    set(this.det.f1, d.f1);
+    set(this.det.precision, d.precision);
+    set(this.det.recall, d.recall);
+    set(this.det.fpr, d.fpr);
+    set(this.det.rocAuc, d.rocAuc);
+    set(this.det.prAuc, d.prAuc);
+    set(this.det.tpr, d.tprAtFpr1);
+    set(this.det.worstSiteF1, d.worstSiteF1);
+    if (d.siteF1 && typeof d.siteF1 === "object") {
+      for (const [site, f] of Object.entries(d.siteF1 as Record<string, unknown>)) { const x = finite(f); if (x !== null && /^\d{1,4}$/.test(site)) this.detSiteF1.set({ site }, x); }
+    }
+    for (const [cost, key] of [["damage", "damagePer1k"], ["benign_lost", "benignLostPer1k"], ["escalations", "escalationsPer1k"]] as const) {
+      const x = finite(d[key]);
+      if (x !== null) this.detCost.set({ cost }, x);
     }
   }
 
@@ -412,6 +473,8 @@ export class RunMetrics {
         };
       }),
       rounds: this.rounds.slice(-60),
+      /** IoTIntrusion-v0 runs: the global model's held-out detection probes (oldest first). */
+      detection: this.detection.slice(-200),
       history: this.history.filter((h) => h.t > since),
     };
   }

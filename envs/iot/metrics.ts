@@ -11,7 +11,13 @@
  * - PR-AUC: average precision Σ (R_k − R_{k−1})·P_k over distinct score thresholds in
  *   decreasing order, tied scores entering together (as sklearn); NaN with no positives;
  * - worst-group F1 gap: max − min F1 over the groups of a slice whose F1 is defined
- *   (NaN groups are skipped; 0 with fewer than two defined groups).
+ *   (NaN groups are skipped; 0 with fewer than two defined groups);
+ * - TPR at FPR x: the highest TPR of a threshold rule "flag when score ≥ t" whose FPR ≤ x: a
+ *   step point of the ROC curve, not interpolated (tied scores are flagged together, so a tie
+ *   that would carry FPR over x is not split); 0 when even the highest score's tie group
+ *   exceeds x; NaN when either class is absent;
+ * - the ranking metrics assume finite scores: a NaN score is its own tie group (so the walks end)
+ *   and the value means nothing; detection.ts reports NaN when any score is not finite.
  * For IoTIntrusion-v0 a flow counts as "flagged" (predicted positive) when the action is not
  * `allow`; `score` is any continuous suspicion score the policy exposes.
  */
@@ -85,7 +91,7 @@ export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<nu
   let tp = 0, fp = 0, prevRecall = 0, ap = 0;
   for (let i = 0; i < idx.length;) {
     let j = i;
-    while (j < idx.length && scores[idx[j]!] === scores[idx[i]!]) {
+    while (j < idx.length && (j === i || scores[idx[j]!] === scores[idx[i]!])) {
       if (labels[idx[j]!]) tp++; else fp++;
       j++;
     }
@@ -95,6 +101,29 @@ export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<nu
     i = j;
   }
   return ap;
+}
+
+/** See the conventions above: the ROC step point with the highest TPR at FPR ≤ maxFpr. */
+export function tprAtFpr(labels: ArrayLike<number>, scores: ArrayLike<number>, maxFpr = 0.01): number {
+  if (labels.length !== scores.length) throw new Error("labels and scores differ in length");
+  let nPos = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) nPos++;
+  const nNeg = labels.length - nPos;
+  if (nPos === 0 || nNeg === 0) return NaN;
+  const idx = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  let tp = 0, fp = 0, best = 0;
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j < idx.length && (j === i || scores[idx[j]!] === scores[idx[i]!])) {
+      if (labels[idx[j]!]) tp++; else fp++;
+      j++;
+    }
+    // FPR only grows as the threshold falls: the first tie group past the bound ends the walk.
+    if (fp > maxFpr * nNeg + 1e-9) break;
+    best = tp / nPos;
+    i = j;
+  }
+  return best;
 }
 
 /** One evaluated decision. */

@@ -81,6 +81,13 @@
       if (names.length === 0) names = ["none"];
       draw("rejections", names, [t].concat(names.map(function (r) { return L.map(function (l) { return l ? l.rejected[r] || 0 : null; }); })), { y: "count", digits: 0 });
     }
+    // Held-out detection of the global model (IoT runs): one point per probed aggregation round.
+    var D = state.detection || [];
+    hideEmpty("detection", D.length === 0);
+    if (D.length) {
+      var col = function (f) { return D.map(f); };
+      draw("detection", ["F1", "ROC-AUC", "FPR", "worst-site F1"], [col(function (d) { return d.t; }), col(function (d) { return d.f1; }), col(function (d) { return d.rocAuc; }), col(function (d) { return d.fpr; }), col(function (d) { return d.worstSiteF1; })], { y: "value", digits: 3 });
+    }
     // Delivery.
     var sum = function (f) { return H.map(function (h) { return Object.keys(h.actors).reduce(function (s, a) { return s + f(h.actors[a]); }, 0); }); };
     draw("delivery", ["transitions lost", "batches retried"], [t, sum(function (a) { return a.lost; }), sum(function (a) { return a.retries; })], { y: "count", digits: 0, colors: ["#d0363b", "#e0a02b"] });
