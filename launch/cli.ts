@@ -104,11 +104,11 @@ const COMMANDS: Command[] = [
   {
     name: "eval", summary: "greedy evaluation of a checkpoint",
     synopsis: "fedrl eval --checkpoint DIR [--episodes N] [--seed S] [--env ID] [--json]",
-    about: "DIR is an agent checkpoint (runs/<run>/learner-checkpoint, …/actor-0-checkpoint) or a run folder (its global or first actor's model).\nPrints mean ± std of greedy returns (and detection metrics for IoT envs) as a table, or JSON with --json.",
+    about: "DIR is an agent checkpoint (runs/<run>/learner-checkpoint, …/actor-0-checkpoint) or a run folder (its global or first actor's model).\nPrints mean ± std of greedy returns as a table, or JSON with --json.\nIoTIntrusion-v0: also the policy as a detector on held-out traffic of every site of the run (seeds no actor trains on; CSV sources: the split training did not use): a pooled row and one per site with accuracy, precision, recall, F1, FPR, ROC-AUC, PR-AUC, TPR at FPR 1 %, damage / benign flows lost / escalations per 1,000 flows, worst-site and device-type F1 gaps.",
     options: {
       checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" },
-      episodes: { type: "string", arg: "N", help: "episodes (default: the run's eval.episodes, else 10)" },
-      seed: { type: "string", arg: "S", help: "first episode seed (default: the run's eval.seed)" },
+      episodes: { type: "string", arg: "N", help: "episodes (default: the run's eval.episodes, else 10); IoTIntrusion-v0: also the held-out episodes per site" },
+      seed: { type: "string", arg: "S", help: "first episode seed (default: the run's eval.seed); IoTIntrusion-v0: held-out seeds count up from it" },
       env: { type: "string", arg: "ID", help: "environment (default: the run's)" },
       json: { type: "boolean", help: "print JSON only" },
     }, config: true,
