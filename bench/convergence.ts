@@ -36,10 +36,12 @@ export function experimentFor(job: Job): Experiment {
   const m = job.method === "hybrid-wall" ? METHODS.hybrid : METHODS[job.method];
   const s = (sec: number) => Math.round(sec * STEPS_PER_SEC);
   const base = loadExperiment(CONFIG[job.env]!, [], {});
-  // The global learner makes as many gradient steps as all actors together (each learns every
-  // `learnEvery` steps): it sees K actors' data, so it gets K actors' replay ratio.
-  const learnEvery = Number(base.agent.learnEvery ?? 4);
-  const updatesPerTick = Math.round((job.actors * s(0.5)) / learnEvery);
+  // The global learner makes as many gradient steps as all actors together (each makes
+  // `gradientSteps` every `learnEvery` steps): it sees K actors' data, so it gets K actors' replay ratio.
+  const probe = loadExperiment(CONFIG[job.env]!, job.sets.filter((x) => x.startsWith("agent.")), {});
+  const learnEvery = Number(probe.agent.learnEvery ?? base.agent.learnEvery ?? 4);
+  const gradientSteps = Number(probe.agent.gradientSteps ?? 1);
+  const updatesPerTick = Math.round((job.actors * s(0.5) * gradientSteps) / learnEvery);
   return loadExperiment(CONFIG[job.env]!, [
     `run=conv-${job.method}-${job.seed}`,
     `mode=${m.mode}`,
@@ -115,6 +117,8 @@ async function runJob(job: Job) {
     flopsFull: fullFlops,
     updates: { actors: actorUpdates, learner: s.learner?.updates ?? 0 },
     filter: s.learner?.filter ?? null,
+    prioritized: s.learner?.prioritized ?? null,
+    rateLimit: s.learner?.rateLimit ?? null,
     trust,
     curve: s.curve.map((c) => [c.episodesPerActor, c.stepsPerActor, Math.round(c.mean * 10) / 10]),
   };
@@ -195,11 +199,11 @@ async function main() {
   const ablationSeeds = Number(values["ablation-seeds"] ?? seeds);
   const seedsOf = (m: Method) => (m.startsWith("hybrid-") ? ablationSeeds : seeds);
   for (const method of methods) for (let seed = 0; seed < seedsOf(method); seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
-  const wall = values.wall !== "no";
-  if (wall) jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  if (values.wall !== "no") jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const results: JobResult[] = [];
   let next = 0, done = 0;
   const t0 = Date.now();
+  const wall = values.wall !== "no";
   await Promise.all(Array.from({ length: Number(values.jobs) }, async () => {
     while (next < jobs.length) {
       const job = jobs[next++]!;
@@ -207,8 +211,23 @@ async function main() {
       results.push(r);
       done++;
       process.stderr.write(`[${done}/${jobs.length} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${job.method} seed ${job.seed}: ${r.reached ? `reached ${r.threshold} at ${r.reached.episodesPerActor} episodes/actor` : "not reached"}, final mean-100 ${r.finalMean100.toFixed(1)}, eval ${r.eval.mean.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)\n`);
+      // Every finished cell is written at once: a cut-off session still leaves its results.
+      report(results, { env, actors, seeds, steps, methods, wall, ablationSeeds, values, partial: done < jobs.length ? `${done} of ${jobs.length} jobs` : null });
     }
   }));
+  const path = report(results, { env, actors, seeds, steps, methods, wall, ablationSeeds, values, partial: null });
+  process.stderr.write(`wrote ${path}\n`);
+}
+
+interface ReportArgs {
+  env: string; actors: number; seeds: number; steps: number; methods: Method[]; wall: boolean; ablationSeeds: number;
+  values: { methods?: string; set?: string[]; tag?: string; "ablation-seeds"?: string };
+  /** Not null while jobs remain ("k of n jobs"). */
+  partial: string | null;
+}
+
+function report(results: JobResult[], a: ReportArgs): string {
+  const { env, actors, seeds, steps, methods, wall, ablationSeeds, values } = a;
   const allMethods = [...methods, ...(wall ? ["hybrid-wall"] : [])];
   const name = `convergence-${env}-${actors}a${values.tag ? `-${values.tag}` : ""}`;
   const diag = allMethods.filter((m) => m.startsWith("hybrid")).map((m) => {
@@ -220,11 +239,12 @@ async function main() {
     return `- ${m}: ${acc.length ? `filter accepted ${pm(acc.map((a) => 100 * a))} % of transitions` : "filter off"};${trustText} learner ${Math.round(mean(rs.map((r) => r.updates.learner)))} updates vs actors ${Math.round(mean(rs.map((r) => r.updates.actors)))} (all actors together).`;
   }).filter(Boolean).join("\n");
   const cmd = `npm run bench:convergence -- --env ${env} --actors ${actors} --seeds ${seeds} --steps ${steps}${values["ablation-seeds"] ? ` --ablation-seeds ${ablationSeeds}` : ""}${values.methods ? ` --methods ${values.methods}` : ""}${wall ? "" : " --wall no"}${(values.set ?? []).map((x) => ` --set ${x}`).join("")}`;
-  const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds${ablationSeeds !== seeds ? ` (ablations: ${ablationSeeds})` : ""}\n\nBudget ${steps} env steps per actor; the global learner makes ${Math.round((actors * 0.5 * STEPS_PER_SEC) / 4)} updates per tick (as many as all actors together at one update per 4 steps); threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\n${diag}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`${cmd}\`.\n`;
+  const md = `# Convergence: ${env}, ${actors} actors, ${seeds} seeds${ablationSeeds !== seeds ? ` (ablations: ${ablationSeeds})` : ""}${a.partial ? ` — PARTIAL (${a.partial})` : ""}\n\nBudget ${steps} env steps per actor; the global learner makes ${Math.round((actors * 0.5 * STEPS_PER_SEC) / 4)} updates per tick (as many as all actors together at one update per 4 steps); threshold: actors' mean-100 return ≥ ${THRESHOLD[env]} (mean over actors). Step-driven clock: learner tick ${0.5 * STEPS_PER_SEC}, weights ${15 * STEPS_PER_SEC}, aggregation ${30 * STEPS_PER_SEC}, FedAvg round ${15 * STEPS_PER_SEC} env steps per actor (the seed's 0.5 s / 15 s / 30 s at ${STEPS_PER_SEC} steps/s). \`hybrid-wall\`: hybrid on the wall clock (0.5 s / 15 s / 30 s), seed 0. Episode = episodes per actor; step = env steps of all actors. Reward ± std across seeds. In the plot a seed whose budget ends in fewer episodes holds its last value.\n\n${table(results, allMethods)}\n\n${diag}\n\nMachine: ${JSON.stringify(machineInfo())}. Run: \`${cmd}\`.\n`;
   writeText(`${name}.md`, md);
   writeText(`${name}.svg`, svgPlot(results.filter((r) => r.method !== "hybrid-wall"), methods, `${env}, ${actors} actors: actors' mean-100 return (mean ± std over ${seeds} seeds)`, THRESHOLD[env]!));
-  const path = writeResult(name, { env, actors, seeds, stepsPerActor: steps, timerMapping: { stepsPerSec: STEPS_PER_SEC }, results });
-  process.stderr.write(`${md}\nwrote ${path}\n`);
+  const path = writeResult(name, { env, actors, seeds, stepsPerActor: steps, timerMapping: { stepsPerSec: STEPS_PER_SEC }, partial: a.partial, results });
+  if (!a.partial) process.stderr.write(`${md}\n`);
+  return path;
 }
 
 main().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });

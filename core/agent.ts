@@ -48,8 +48,14 @@ export interface Agent extends WeightsHolder, Saveable {
   observe(t: Transition): void;
   /** Learns locally when due; the loss, or null when it did not learn. */
   update(): { loss: number } | null;
-  /** One gradient step on an external batch: present only for off-policy algorithms. */
-  learn?(batch: TransitionBatch): { loss: number };
+  /**
+   * One gradient step on an external batch: present only for off-policy algorithms. `weights`
+   * (one per row, prioritized replay's importance weights) scale each row's loss; only agents with
+   * `rowWeights` true apply them (others refuse a weighted call).
+   */
+  learn?(batch: TransitionBatch, weights?: Float32Array): { loss: number };
+  /** learn() applies per-row weights (DQN: engine "js"; the fused kernels have no per-row weights). */
+  readonly rowWeights?: boolean;
   /** Per-row TD error |Q(s,a) − y| under the current weights (off-policy value learners): lets a learner judge a client's data. */
   tdErrors?(batch: TransitionBatch): Float32Array;
   /**

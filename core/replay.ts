@@ -38,6 +38,13 @@ export interface ReplayStore {
   evict(ranges: readonly RowRange[]): Promise<number>;
   /** n transitions drawn uniformly with replacement. Rejects when the replay is empty. */
   sample(n: number): Promise<TransitionBatch>;
+  /**
+   * The rows in these ring slots (slot = insert index mod capacity), in order: prioritized replay
+   * draws slots from its own sum-tree and reads them here. A slot that holds no valid row (evicted,
+   * corrupt) comes back as a copy of a valid one and is flagged in `missing` (null: none missing).
+   * Optional: a store without it cannot back prioritized replay.
+   */
+  rowsAt?(slots: Int32Array): Promise<{ batch: TransitionBatch; missing: Uint8Array | null }>;
   size(): Promise<number>;
   clear(): Promise<void>;
   stats(): Promise<ReplayStats>;

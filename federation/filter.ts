@@ -11,6 +11,8 @@ export interface FilterStats {
   rejected: number;
   acceptRate: number;
   references: number;
+  /** The threshold in use (diversity: config θ, or the accept-rate quantile). */
+  theta?: number;
 }
 
 export interface ExperienceFilter {
@@ -29,6 +31,10 @@ export interface FilterSettings {
   k: number;
   theta: number;
   reservoir: number;
+  /** Diversity: distances on running-standardised states (θ scale-free). */
+  standardize?: boolean;
+  /** Diversity: θ from the quantile of recent distances that keeps about this fraction (0 = fixed θ). */
+  acceptRate?: number;
 }
 
 export interface FilterContext {

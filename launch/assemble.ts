@@ -34,6 +34,8 @@ import { ConfigError, runDirOf, type Experiment } from "./config";
 import { recipeOf, type Recipe } from "./recipes";
 import { seedOf } from "./seeds";
 import { DetectionProbe, type DetectionPoint } from "./detection";
+import { actorAgentConfig, blendSchedule, shippedLimits, shippedNStep } from "./exploration";
+import { PrioritizedReplay } from "../nodes/prioritized";
 import { AuthInitError, loadIdentities, loadSigningKey, type RegisteredIdentities } from "./auth";
 
 export type Log = (line: string) => void;
@@ -75,8 +77,8 @@ export function algorithmOf(exp: Experiment, space: Space) {
   };
   const actorConfig = parse(exp.agent, "agent");
   const merged = parse({ ...exp.agent, ...exp.learnerAgent }, "learnerAgent/agent");
-  // The hybrid learner learns only from shipped 1-step rows.
-  const learnerConfig = builder.externalLearner ? builder.externalLearner(merged) : merged;
+  // The hybrid learner learns only from shipped rows: 1-step unless actors ship n-step rows (actors.shipNStep).
+  const learnerConfig = builder.externalLearner && !exp.actors.shipNStep ? builder.externalLearner(merged) : merged;
   return { builder, actorConfig, learnerConfig, init: builder.initialWeights(space, actorConfig, exp.seed) };
 }
 
@@ -201,7 +203,8 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
       if (auth && recipe.actors && !auth.identities.actors.has(id)) throw new ConfigError(`actor id ${id} is not registered in ${exp.auth.identities} (the learner would refuse it)`);
       const signingKey = auth && recipe.actors ? auth.keyOf(id) : undefined;
       const s = seedOf(exp, index);
-      const agent = builder.makeAgent(space, actorConfig, s.agent, init);
+      // Ape-X exploration (actors.exploration): this actor's own ε.
+      const agent = builder.makeAgent(space, actorAgentConfig(exp, builder, index, actorConfig), s.agent, init);
       agents.push(agent);
       const ra = recipe.actors;
       let links = ra && deps.bus ? {
@@ -215,6 +218,8 @@ export async function assemble(exp: Experiment, deps: AssembleDeps, what: Assemb
         shipTransitions: ra.shipTransitions,
         weightsEvery: A.weights,
         beta: ra.adopt === "replace" || A.merge === "replace" ? 1 : A.blendBeta,
+        betaAt: ra.adopt === "replace" ? undefined : blendSchedule(exp),
+        nStep: ra.shipTransitions ? shippedNStep(exp, actorConfig) : undefined,
         shipped: builder.shipped,
         followers: A.mergeTarget ? builder.followers : [],
       } : undefined;
@@ -271,12 +276,15 @@ async function assembleServer(exp: Experiment, deps: AssembleDeps, recipe: Recip
   if (recipe.learner) {
     if (!deps.replay) throw new Error(`mode ${recipe.name} needs a replay`);
     replay = await deps.replay(space);
-    const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 });
+    const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir, standardize: L.filter.standardize, acceptRate: L.filter.acceptRate }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 });
+    const P = L.prioritized;
+    if (P.enabled && workersIngest) throw new ConfigError("learner.prioritized needs the learner to ingest itself (its sum-tree mirrors its own inserts); set learner.ingest.workers to 0");
+    const prioritized = P.enabled ? new PrioritizedReplay(replay, { alpha: P.alpha, beta: P.beta, betaSteps: P.betaSteps, eps: P.eps }, exp.seed + 31) : undefined;
     learner = new Learner({
-      agent: agent!, replay, filter, link, global, clock: deps.clock, rejected, log: deps.log,
-      config: { tick: L.tick, updatesPerTick: L.updatesPerTick, replayRatio: L.replayRatio, warmup: L.warmup, batchSize: (learnerConfig as { batchSize: number }).batchSize, warmSample: L.filter.reservoir },
+      agent: agent!, replay, filter, link, global, clock: deps.clock, rejected, log: deps.log, prioritized,
+      config: { tick: L.tick, updatesPerTick: L.updatesPerTick, replayRatio: L.replayRatio, warmup: L.warmup, batchSize: (learnerConfig as { batchSize: number }).batchSize, warmSample: L.filter.reservoir, rateLimit: L.rateLimit },
       checkpointDir: checkpoints ? join(runDirOf(exp), "learner-checkpoint") : undefined,
-      limits: transitionLimits(space.obsDim, space.bounds, L.bounds),
+      limits: shippedLimits(exp, transitionLimits(space.obsDim, space.bounds, L.bounds), learnerConfig),
       gate: gate ?? undefined,
       ingest: !workersIngest,
     });
@@ -386,7 +394,7 @@ export async function assembleIngestWorker(exp: Experiment, deps: { bus: Bus; re
     obsDim: space.obsDim, actionCount: space.actionCount, layout: builder.layout(space, learnerConfig), maxMessageBytes: L.maxMessageBytes, rejected, log: deps.log,
     rate: L.rate, identities: auth?.identities.actors, weights: false, ingestQueue: INGEST_QUEUE,
   });
-  const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 + 7919 * (index + 1) });
+  const filter = filterNamed(L.filter.name, { k: L.filter.k, theta: L.filter.theta, reservoir: L.filter.reservoir, standardize: L.filter.standardize, acceptRate: L.filter.acceptRate }, { obsDim: space.obsDim, replayCapacity: L.replay.capacity, seed: exp.seed + 17 + 7919 * (index + 1) });
   const gate = new TrustGate(L.gate);
   const agent = builder.makeAgent(space, learnerConfig, exp.seed * 1000, init);
   let version = 0;
@@ -398,7 +406,7 @@ export async function assembleIngestWorker(exp: Experiment, deps: { bus: Bus; re
   });
   const tdErrors = agent.tdErrors?.bind(agent);
   const ingest = new Ingest({
-    replay: deps.replay, filter, rejected, limits: transitionLimits(space.obsDim, space.bounds, L.bounds), gate, log: deps.log,
+    replay: deps.replay, filter, rejected, limits: shippedLimits(exp, transitionLimits(space.obsDim, space.bounds, L.bounds), learnerConfig), gate, log: deps.log,
     tdErrors: tdErrors ? (b) => (version > 0 ? tdErrors(b) : null) : undefined,
   });
   if ((await deps.replay.size()) > 0) filter.warm(await deps.replay.sample(Math.min(L.filter.reservoir, 4096)));

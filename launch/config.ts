@@ -55,6 +55,25 @@ export const ExperimentSchema = z.strictObject({
     /** How a received global model enters the local one: replace, or blend θ ← β·θ_global + (1−β)·θ_local (FedAvg always replaces). */
     merge: z.enum(["replace", "blend"]).default("replace"),
     blendBeta: z.number().min(0).max(1).default(0.5),
+    /** A β schedule (merge blend): β moves linearly from blendBeta to blendBetaEnd over blendSteps env steps per actor (0 = fixed β). */
+    blendBetaEnd: z.number().min(0).max(1).optional(),
+    blendSteps: z.number().int().nonnegative().default(0),
+    /**
+     * Exploration per actor (ε-greedy algorithms): "agent" = every actor uses the agent's ε schedule;
+     * "apex" = Ape-X, actor i of N explores with ε_i = base^(1 + alpha·i/(N−1)) — constant, or reached
+     * linearly from the agent's epsilonStart over decaySteps env steps when decaySteps > 0.
+     */
+    exploration: z.strictObject({
+      kind: z.enum(["agent", "apex"]).default("agent"),
+      base: z.number().gt(0).max(1).default(0.4),
+      alpha: z.number().nonnegative().default(7),
+      decaySteps: z.number().int().nonnegative().default(0),
+    }).prefault({}),
+    /**
+     * Hybrid: ship n-step rows (the agent's nStep and gamma, built per env copy) instead of 1-step
+     * rows, so the global learner learns n-step returns too (its agent keeps nStep). Default false.
+     */
+    shipNStep: z.boolean().default(false),
     /** Apply the same merge to the algorithm's follower groups, e.g. DQN's target network (else only the shipped group moves). */
     mergeTarget: z.boolean().default(true),
     /** Env steps per second cap (0 = as fast as possible); useful to emulate slow devices. */
@@ -92,6 +111,23 @@ export const ExperimentSchema = z.strictObject({
     /** Start training once the replay holds this many transitions. */
     warmup: z.number().int().nonnegative().default(1_000),
     /**
+     * Proportional prioritized replay in the learner (nodes/prioritized.ts): P(i) ∝ (|δ_i| + eps)^alpha,
+     * importance weights with β annealed from beta to 1 over betaSteps updates (applied when the
+     * learner's agent takes row weights: DQN engine js). Needs the learner to ingest itself.
+     */
+    prioritized: z.strictObject({
+      enabled: z.boolean().default(false),
+      alpha: z.number().min(0).max(1).default(0.6),
+      beta: z.number().min(0).max(1).default(0.4),
+      betaSteps: z.number().int().positive().default(100_000),
+      eps: z.number().positive().default(1e-3),
+    }).prefault({}),
+    /** Sample:insert rate limiter: gradient steps per inserted transition kept within [min, max] (0 = that side off). */
+    rateLimit: z.strictObject({
+      min: z.number().nonnegative().default(0),
+      max: z.number().nonnegative().default(0),
+    }).prefault({}),
+    /**
      * Ingest workers (\`fedrl ingest\`, hybrid over NATS + Redis): decode, bounds, trust gate, filter
      * and replay insert in separate processes sharing a NATS queue group; the learner only samples
      * and trains. 0 = the learner ingests itself (the embedded run always does). \`fedrl run\` with
@@ -112,6 +148,10 @@ export const ExperimentSchema = z.strictObject({
       theta: z.number().nonnegative().default(0.15),
       /** In-memory reservoir of reference states mirrored from inserts. */
       reservoir: z.number().int().min(1).default(4096),
+      /** Distances on states standardised by running mean/std, so θ is in standard deviations. */
+      standardize: z.boolean().default(false),
+      /** θ from the quantile of recent distances that keeps about this fraction of rows (0 = the fixed θ). */
+      acceptRate: z.number().min(0).lt(1).default(0),
     }).prefault({}),
     checkpoint: period(60_000, 20_000),
     /** Plausible transitions: the env's declared observation/reward bounds widened by slack; maxAbs where none is declared. */
@@ -270,6 +310,8 @@ function checkNames(exp: Experiment, where: string): void {
   known("learner.filter.name", exp.learner.filter.name, Object.keys(FILTERS));
   if (exp.aggregator.rule !== undefined) known("aggregator.rule", exp.aggregator.rule, Object.keys(AGGREGATORS));
   known("actors.byzantine.attack", exp.actors.byzantine.attack, ATTACKS);
+  if (exp.learner.rateLimit.max > 0 && exp.learner.rateLimit.min > exp.learner.rateLimit.max) throw new ConfigError(`${where}: learner.rateLimit.min ${exp.learner.rateLimit.min} exceeds learner.rateLimit.max ${exp.learner.rateLimit.max}`);
+  if (exp.learner.prioritized.enabled && exp.learner.ingest.workers > 0) throw new ConfigError(`${where}: learner.prioritized needs the learner to ingest itself (its sum-tree mirrors its own inserts); set learner.ingest.workers to 0`);
   if (exp.actors.byzantine.count > exp.actors.count) throw new ConfigError(`${where}: actors.byzantine.count ${exp.actors.byzantine.count} exceeds actors.count ${exp.actors.count}`);
   const algo = ALGORITHMS[exp.algorithm]!;
   if (RECIPES[exp.mode]!.learner && !algo.offPolicy) throw new ConfigError(`${where}: mode ${exp.mode} trains a pooled learner on every actor's experience, which needs an off-policy algorithm; ${algo.name} is on-policy: use mode fedavg or local`);

@@ -11,6 +11,7 @@ import type { MetricsSink } from "../core/metrics";
 import { blendInto } from "../core/params";
 import { norm } from "../core/vec";
 import type { VectorEnv } from "../envs/vector";
+import { NStepAccumulator } from "../algorithms/dqn/learning";
 
 /** How an actor takes part in federation (absent: it learns alone). */
 export interface ActorFederation {
@@ -22,6 +23,14 @@ export interface ActorFederation {
   weightsEvery: Period;
   /** A received global model enters as θ ← β·θ_global + (1−β)·θ (β = 1: replace). */
   beta: number;
+  /** β as a function of this actor's env steps (a schedule, e.g. adopt more as the global model gets better); overrides `beta`. */
+  betaAt?: (steps: number) => number;
+  /**
+   * Ship n-step rows (s_t, a_t, Σ_{k<n} γᵏ r_{t+k}, s_{t+n}) built per env copy, instead of 1-step
+   * rows: the global learner can then learn n-step returns (its agent keeps nStep, bootstrapping
+   * with γⁿ). Absent: 1-step rows.
+   */
+  nStep?: { n: number; gamma: number };
   /** The group uploaded and received, then the groups the same merge moves. */
   shipped: string;
   followers: readonly string[];
@@ -62,6 +71,8 @@ interface EnvSlot {
   len: number;
   pending: TransitionBatch;
   count: number;
+  /** n-step rows shipped (federation.nStep): this copy's accumulator, null for 1-step rows. */
+  nstep: NStepAccumulator | null;
 }
 
 export class Actor {
@@ -91,7 +102,9 @@ export class Actor {
     this.obs = d.envs.reset({ seed: d.seed }).obs;
     this.actions = new Int32Array(d.envs.numEnvs);
     const cap = this.ship ? d.config.batchSteps : 0;
-    for (let i = 0; i < d.envs.numEnvs; i++) this.slots.push({ ret: 0, len: 0, pending: allocBatch(cap, d.envs.observationSize), count: 0 });
+    const ns = this.ship ? d.federation?.nStep : undefined;
+    if (ns && !(Number.isInteger(ns.n) && ns.n >= 1 && ns.gamma >= 0 && ns.gamma <= 1)) throw new Error(`${d.id}: n-step shipping needs an integer n ≥ 1 and 0 ≤ γ ≤ 1, got ${JSON.stringify(ns)}`);
+    for (let i = 0; i < d.envs.numEnvs; i++) this.slots.push({ ret: 0, len: 0, pending: allocBatch(cap, d.envs.observationSize), count: 0, nstep: ns && ns.n > 1 ? new NStepAccumulator(ns.n, ns.gamma) : null });
   }
 
   /** Counts continue from a restored checkpoint (budgets count from there, not from this process's start). */
@@ -99,6 +112,7 @@ export class Actor {
     this.steps = steps;
     this.episodes = episodes;
     this.obs = this.d.envs.reset({ seed: this.d.seed + episodes }).obs; // new episodes, not the first ones again
+    for (const s of this.slots) s.nstep?.clear();
   }
 
   /**
@@ -138,6 +152,8 @@ export class Actor {
       slot.ret = x.ret;
       slot.len = x.len;
       slot.count = 0;
+      // n-step shipping: the accumulator's pending steps are not checkpointed (at most n − 1 rows of a running episode are not shipped)
+      slot.nstep?.clear();
       // Transitions recorded but not shipped yet (hybrid): shipped with the rest of their batch.
       if (x.pending) {
         const rows = decodeRows(x.pending);
@@ -234,6 +250,14 @@ export class Actor {
   }
 
   private record(s: EnvSlot, obs: Float32Array, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
+    if (s.nstep) {
+      for (const u of s.nstep.push({ obs, action, reward, nextObs, terminated, truncated })) this.recordRow(s, u.obs as Float32Array, u.action, u.reward, u.nextObs as Float32Array, u.terminated, u.truncated);
+      return;
+    }
+    this.recordRow(s, obs, action, reward, nextObs, terminated, truncated);
+  }
+
+  private recordRow(s: EnvSlot, obs: Float32Array, action: number, reward: number, nextObs: Float32Array, terminated: boolean, truncated: boolean): void {
     if (s.count >= s.pending.n) this.flushTransitions();
     const d = this.d.envs.observationSize;
     const j = s.count++;
@@ -280,11 +304,12 @@ export class Actor {
     // target network: otherwise TD targets come from a network the online one no longer resembles).
     const w = agent.weights();
     const moved: Record<string, Float32Array> = {};
-    for (const name of [f.shipped, ...f.followers]) if (w[name]) moved[name] = blendInto(w[name]!, g.params, f.beta);
+    const beta = f.betaAt ? f.betaAt(this.steps) : f.beta;
+    for (const name of [f.shipped, ...f.followers]) if (w[name]) moved[name] = blendInto(w[name]!, g.params, beta);
     agent.setWeights(moved);
     this.globalVersion = g.version;
     this.globalsApplied++;
-    metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: f.beta === 1 ? "replace" : "blend", steps: this.steps });
+    metrics.write("global_applied", { actor: this.id, version: g.version, round: g.round, rule: beta === 1 ? "replace" : "blend", beta, steps: this.steps });
   }
 
   meanReturn(window = 100): number {

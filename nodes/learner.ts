@@ -21,6 +21,7 @@ import type { ExperienceFilter } from "../federation/filter";
 import type { TrustGate } from "../federation/trust-gate";
 import type { GlobalState } from "./global";
 import { Ingest, type IngestCounters } from "./ingest";
+import type { PrioritizedReplay } from "./prioritized";
 
 export interface LearnerConfig {
   tick: Period;
@@ -33,6 +34,13 @@ export interface LearnerConfig {
   batchSize: number;
   /** Reference states the filter is warmed with from an existing replay. */
   warmSample: number;
+  /**
+   * Sample:insert rate limiter (Reverb's idea): gradient steps per transition inserted since
+   * training began kept within [min, max] (0 = that side off). Above max a tick makes fewer
+   * updates (no over-sampling of stale data); below min it makes more, up to 10× updatesPerTick
+   * (it does not fall behind unboundedly). Counted in stats().rateLimit.
+   */
+  rateLimit?: { min: number; max: number };
 }
 
 export interface LearnerDeps {
@@ -55,6 +63,12 @@ export interface LearnerDeps {
   ingest?: boolean;
   /** Where checkpoints go (model + counters); start() resumes from it. */
   checkpointDir?: string;
+  /**
+   * Prioritized replay: the same store as `replay`, wrapped (nodes/prioritized.ts). The learner
+   * then draws by priority, weights each row's loss by its importance weight (when the agent
+   * applies row weights) and sets the drawn rows' priorities to their TD errors.
+   */
+  prioritized?: PrioritizedReplay;
   log?: (line: string) => void;
 }
 
@@ -70,6 +84,7 @@ export interface LearnerSnapshot {
   creditedUpTo: number;
   updatesSkipped: number;
   nonFiniteTicks: number;
+  rateLimit?: RateLimitCounters;
   rowsOf: [string, RowRange[]][];
   /** The replay's contents and RNG (memory replay), null when the store keeps itself (Redis). */
   replay: unknown;
@@ -79,6 +94,18 @@ export interface LearnerSnapshot {
 
 interface Counters extends IngestCounters {
   updates: number;
+}
+
+interface RateLimitCounters {
+  /** Transitions inserted when training began (the ratio counts from there). */
+  insertedAtStart: number | null;
+  /** Updates made before then (a resumed learner's earlier ones). */
+  updatesAtStart: number | null;
+  /** Updates withheld by the max bound, and made beyond the tick's own by the min bound. */
+  blocked: number;
+  forced: number;
+  /** Updates the min bound still wanted after a tick's catch-up cap (summed over ticks). */
+  behind: number;
 }
 
 export class Learner {
@@ -95,7 +122,10 @@ export class Learner {
   /** Ticks undone because training made the model non-finite. */
   nonFiniteTicks = 0;
   private timer: Timer | null = null;
-  private readonly learn: (b: TransitionBatch) => { loss: number };
+  private readonly learn: (b: TransitionBatch, weights?: Float32Array) => { loss: number };
+  private readonly rate: RateLimitCounters = { insertedAtStart: null, updatesAtStart: null, blocked: 0, forced: 0, behind: 0 };
+  /** Prioritized replay: importance weights applied (the agent takes row weights), else priorities only. */
+  readonly importanceWeights: boolean;
 
   /** A batch from a client (the ingest path's; refuses everything when workers ingest). */
   onBatch: (actor: string, batch: TransitionBatch, key?: string) => Promise<boolean>;
@@ -118,9 +148,13 @@ export class Learner {
     const learn = d.agent.learn?.bind(d.agent);
     if (!learn) throw new Error("the hybrid learner needs an off-policy algorithm (its agent has no learn(batch))");
     this.learn = learn;
+    this.importanceWeights = d.agent.rowWeights === true;
+    if (d.prioritized && !d.agent.tdErrors) throw new Error("prioritized replay needs an agent with tdErrors(batch)");
+    if (d.prioritized && d.prioritized.inner !== d.replay) throw new Error("prioritized replay must wrap the learner's replay");
     const tdErrors = d.agent.tdErrors?.bind(d.agent);
     this.ingest = d.ingest === false ? null : new Ingest({
-      replay: d.replay, filter: d.filter, rejected: d.rejected, limits: d.limits, gate: d.gate, log: d.log,
+      // Inserts and evictions go through the prioritized wrapper, so its sum-tree mirrors them.
+      replay: d.prioritized ?? d.replay, filter: d.filter, rejected: d.rejected, limits: d.limits, gate: d.gate, log: d.log,
       tdErrors: tdErrors ? (b) => (this.updates > 0 ? tdErrors(b) : null) : undefined,
     });
     this.onBatch = this.ingest ? this.ingest.onBatch : async () => false;
@@ -134,6 +168,8 @@ export class Learner {
     const { replay, clock, config } = this.d;
     await this.resume();
     if ((await replay.size()) > 0) this.d.filter.warm(await replay.sample(Math.min(config.warmSample, 4096)));
+    await this.d.prioritized?.adoptExisting();
+    if (this.d.prioritized && !this.importanceWeights) this.d.log?.("learner: prioritized replay without importance weights (this agent's learning engine applies no per-row weights; DQN: engine js does)");
     this.timer = clock.every(config.tick, () => this.tick(), "learner.tick");
   }
 
@@ -157,12 +193,21 @@ export class Learner {
       }
     }
     if ((await replay.size()) < Math.max(config.warmup, config.batchSize)) return;
+    n = this.limitRate(n);
     if (n === 0) return;
     // The global model never becomes non-finite: a tick whose training would make it so is undone.
     const before = this.d.agent.weights();
+    const per = this.d.prioritized;
     for (let i = 0; i < n; i++) {
-      const batch = await replay.sample(config.batchSize);
-      this.lastLoss = this.learn(batch).loss;
+      if (per) {
+        const { batch, slots, weights } = await per.draw(config.batchSize);
+        // Priorities from the TD errors the step is about to regress (before the step, as in PER).
+        per.update(slots, this.d.agent.tdErrors!(batch));
+        this.lastLoss = this.learn(batch, this.importanceWeights ? weights : undefined).loss;
+      } else {
+        const batch = await replay.sample(config.batchSize);
+        this.lastLoss = this.learn(batch).loss;
+      }
       this.updates++;
     }
     if (!this.d.global.params().every(Number.isFinite)) {
@@ -175,10 +220,45 @@ export class Learner {
     this.d.global.version++;
   }
 
+  /** The rate limiter's bounds applied to a tick's `n` updates (identity when learner.rateLimit is off). */
+  private limitRate(n: number): number {
+    const lim = this.d.config.rateLimit;
+    if (!lim || (lim.min <= 0 && lim.max <= 0)) return n;
+    const inserted = this.counters.accepted;
+    const r = this.rate;
+    r.insertedAtStart ??= inserted; // the warm-up rows are not owed updates
+    const fresh = inserted - r.insertedAtStart;
+    const done = this.updates - this.updatesAtStart();
+    if (lim.max > 0) {
+      const allowed = Math.max(0, Math.floor(lim.max * fresh) - done);
+      if (n > allowed) (r.blocked += n - allowed), (n = allowed);
+    }
+    if (lim.min > 0) {
+      const need = Math.ceil(lim.min * fresh) - done;
+      const cap = 10 * Math.max(1, this.d.config.updatesPerTick);
+      if (need > n) {
+        const m = Math.min(need, cap);
+        r.forced += m - n;
+        r.behind += need - m;
+        n = m;
+      }
+    }
+    return n;
+  }
+
+  private updatesAtStart(): number {
+    return (this.rate.updatesAtStart ??= this.updates);
+  }
+
   async stats() {
     const g = this.d.global;
     const l = this.d.link.stats();
+    const lim = this.d.config.rateLimit;
+    const r = this.rate;
+    const fresh = r.insertedAtStart === null ? 0 : this.counters.accepted - r.insertedAtStart;
     return {
+      rateLimit: lim && (lim.min > 0 || lim.max > 0) ? { min: lim.min, max: lim.max, ratio: fresh > 0 ? (this.updates - this.updatesAtStart()) / fresh : 0, blocked: r.blocked, forced: r.forced, behind: r.behind } : null,
+      prioritized: this.d.prioritized ? { ...this.d.prioritized.prioritizedStats(), importanceWeights: this.importanceWeights } : null,
       version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates + this.counters.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
       ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,
       replay: await this.d.replay.stats(), filter: this.d.filter.stats(), rejected: this.d.rejected.snapshot(), dropped: l.dropped,
@@ -239,9 +319,10 @@ export class Learner {
    * give one: the memory replay), the filter and the gate, for a checkpoint of an embedded run.
    */
   snapshot(): LearnerSnapshot {
-    const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
+    const replay = (this.d.prioritized ?? this.d.replay) as ReplayStore & Partial<Snapshotting>;
     return {
       counters: { ...this.counters }, lastLoss: this.lastLoss, credit: this.credit, creditedUpTo: this.creditedUpTo, updatesSkipped: this.updatesSkipped, nonFiniteTicks: this.nonFiniteTicks,
+      rateLimit: { ...this.rate },
       rowsOf: this.ingest?.rows() ?? [],
       replay: replay.snapshot ? replay.snapshot() : null, filter: this.d.filter.snapshot?.() ?? null, gate: this.d.gate?.state() ?? null,
     };
@@ -255,10 +336,11 @@ export class Learner {
     this.creditedUpTo = s.creditedUpTo;
     this.updatesSkipped = s.updatesSkipped;
     this.nonFiniteTicks = s.nonFiniteTicks;
+    if (s.rateLimit) Object.assign(this.rate, s.rateLimit);
     this.ingest?.restoreRows(s.rowsOf);
     if (s.gate) this.d.gate?.restore(s.gate);
     let complete = true;
-    const replay = this.d.replay as ReplayStore & Partial<Snapshotting>;
+    const replay = (this.d.prioritized ?? this.d.replay) as ReplayStore & Partial<Snapshotting>;
     if (s.replay !== null && replay.restore) replay.restore(s.replay);
     else complete = false;
     if (s.filter !== null && this.d.filter.restore) this.d.filter.restore(s.filter);

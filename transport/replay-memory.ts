@@ -45,6 +45,17 @@ export class MemoryReplay implements ReplayStore {
     if (dead && this.deadCount >= this.ring.size) throw new Error("cannot sample: every row of the replay was evicted");
     return this.ring.sample(n, (k) => Math.floor(this.rand() * k), undefined, dead && this.deadCount > 0 ? (slot) => dead[slot] === 1 : undefined);
   }
+  async rowsAt(slots: Int32Array): Promise<{ batch: TransitionBatch; missing: Uint8Array | null }> {
+    const size = this.ring.size;
+    for (const s of slots) if (!(s >= 0 && s < size)) throw new RangeError(`replay slot ${s} not in [0, ${size})`);
+    // The ring's sampler draws one slot per row from randInt: hand it the chosen slots in order.
+    let j = 0;
+    const batch = this.ring.sample(slots.length, () => slots[j++]!);
+    const dead = this.dead;
+    let missing: Uint8Array | null = null;
+    if (dead && this.deadCount > 0) for (let i = 0; i < slots.length; i++) if (dead[slots[i]!]) (missing ??= new Uint8Array(slots.length))[i] = 1;
+    return { batch, missing };
+  }
   async size(): Promise<number> {
     return this.ring.size;
   }

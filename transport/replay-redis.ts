@@ -190,6 +190,34 @@ export class RedisReplay implements ReplayStore {
     return out;
   }
 
+  /** HMGET of the given slots; a slot with no valid row is filled with a copy of a valid one and flagged. */
+  async rowsAt(slots: Int32Array): Promise<{ batch: TransitionBatch; missing: Uint8Array | null }> {
+    const n = slots.length;
+    for (const s of slots) if (!(Number.isInteger(s) && s >= 0 && s < this.capacity)) throw new RangeError(`replay slot ${s} not in [0, ${this.capacity})`);
+    const rows = await this.redis.hmgetBuffer(this.keys.data, ...Array.from(slots, String));
+    const d = this.obsDim;
+    const out = allocBatch(n, d);
+    let missing: Uint8Array | null = null;
+    let valid = -1;
+    rows.forEach((row, i) => {
+      if (row && row.length === this.rs && this.decodeRow(row, out, i)) valid = i;
+      else {
+        if (row) this.corrupt++;
+        (missing ??= new Uint8Array(n))[i] = 1;
+      }
+    });
+    if (valid < 0) throw new Error("replay returned no valid rows for the prioritized slots (cleared concurrently, or evicted)");
+    if (missing) for (let i = 0; i < n; i++) if ((missing as Uint8Array)[i]) {
+      out.obs.copyWithin(i * d, valid * d, valid * d + d);
+      out.nextObs.copyWithin(i * d, valid * d, valid * d + d);
+      out.actions[i] = out.actions[valid]!;
+      out.rewards[i] = out.rewards[valid]!;
+      out.terminated[i] = out.terminated[valid]!;
+      out.truncated[i] = out.truncated[valid]!;
+    }
+    return { batch: out, missing };
+  }
+
   private decodeRow(row: Buffer, out: TransitionBatch, j: number): boolean {
     const d = this.obsDim;
     this.scratch.set(row);

@@ -226,9 +226,13 @@ export class DqnAgent implements Agent {
   // ---- learning -----------------------------------------------------------------------------
 
   /** One gradient step on a batch (local replay sample or one drawn from a shared replay). */
-  learnOn(b: TransitionBatch): LearnResult {
+  learnOn(b: TransitionBatch, weights?: Float32Array): LearnResult {
     const c = this.config, A = this.numActions;
     if (b.obsDim !== this.obsDim) throw new Error(`learnOn: batch obsDim ${b.obsDim} != agent obsDim ${this.obsDim}`);
+    if (weights) {
+      if (this.engine !== "js") throw new Error(`learnOn: per-row weights need engine "js" (this agent runs "${this.engine}", whose fused step has none)`);
+      if (weights.length !== b.n) throw new Error(`learnOn: ${weights.length} weights for ${b.n} rows`);
+    }
     if (this.tfe) return this.learnOnTf(b);
     if (this.wx) return this.learnOnWasm(b);
     const k = this.buffers(b.n);
@@ -236,7 +240,7 @@ export class DqnAgent implements Agent {
     computeTargets(this.net, c.algorithm === "double", this.gammaN, this.params, this.target, b, k.wsA, k.wsB, k.y);
     // 2. Q(s, ·) and the Huber loss gradient at the taken actions
     const q = this.net.forward(this.params, b.obs, b.n, k.ws);
-    const loss = huberLossGrad(q, b.actions, k.y, b.n, A, c.huberDelta, k.dQ);
+    const loss = huberLossGrad(q, b.actions, k.y, b.n, A, c.huberDelta, k.dQ, weights);
     // 3. backprop, clip the global norm, Adam
     this.net.backward(this.params, b.obs, b.n, k.ws, k.dQ, this.grads);
     const gradNorm = clipGradNorm(this.grads, c.maxGradNorm);
@@ -250,9 +254,14 @@ export class DqnAgent implements Agent {
     return { loss, gradNorm };
   }
 
-  /** Agent.learn: one gradient step on a batch from a shared replay. */
-  learn(b: TransitionBatch): LearnResult {
-    return this.learnOn(b);
+  /** Agent.learn: one gradient step on a batch from a shared replay (per-row loss weights: engine "js" only). */
+  learn(b: TransitionBatch, weights?: Float32Array): LearnResult {
+    return this.learnOn(b, weights);
+  }
+
+  /** learn() takes per-row weights on the "js" engine only (the wasm/tf steps are fused without them). */
+  get rowWeights(): boolean {
+    return this.engine === "js";
   }
 
   /** The same step in tfjs ops (tf-engine.ts), then the online weights are copied back for acting. */

@@ -37,10 +37,10 @@ export function computeTargets(
 }
 
 /**
- * Mean Huber loss over the batch on Q(s, a) − y; writes dLoss/dQ into dQ (zero except at the
- * taken action) and returns the loss.
+ * Mean Huber loss over the batch on Q(s, a) − y (each row's times its weight, when given); writes
+ * dLoss/dQ into dQ (zero except at the taken action) and returns the loss.
  */
-export function huberLossGrad(q: Float32Array, actions: Int32Array, y: Float32Array, n: number, A: number, delta: number, dQ: Float32Array): number {
+export function huberLossGrad(q: Float32Array, actions: Int32Array, y: Float32Array, n: number, A: number, delta: number, dQ: Float32Array, weights?: Float32Array): number {
   dQ.fill(0, 0, n * A);
   let loss = 0;
   for (let r = 0; r < n; r++) {
@@ -48,8 +48,10 @@ export function huberLossGrad(q: Float32Array, actions: Int32Array, y: Float32Ar
     if (!(a >= 0 && a < A)) throw new Error(`action ${a} out of range [0, ${A})`);
     const d = q[r * A + a]! - y[r]!;
     const ad = Math.abs(d);
-    loss += ad <= delta ? (0.5 * d * d) / delta : ad - 0.5 * delta;
-    dQ[r * A + a] = (ad <= delta ? d / delta : Math.sign(d)) / n;
+    // Importance weights (prioritized replay) scale each row's loss and gradient: mean of w·Huber.
+    const w = weights ? weights[r]! : 1;
+    loss += w * (ad <= delta ? (0.5 * d * d) / delta : ad - 0.5 * delta);
+    dQ[r * A + a] = (w * (ad <= delta ? d / delta : Math.sign(d))) / n;
   }
   return loss / n;
 }
