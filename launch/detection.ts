@@ -182,6 +182,12 @@ export interface DetectionPoint {
   /** The run's clock when evaluated (env steps per actor on the step clock, ms on the wall clock). */
   clock: number;
   flows: number;
+  /**
+   * Malicious flows among them. The loop is closed: a policy that quarantines every device stops
+   * campaigns from starting, so a probe can hold no attack (recall, F1, AUCs are NaN, null in
+   * JSON, and benignLostPer1k shows the cost of it).
+   */
+  malicious: number;
   f1: number;
   precision: number;
   recall: number;
@@ -204,7 +210,7 @@ export interface DetectionPoint {
 export function detectionPoint(r: DetectionReport, at: { round: number; version: number; clock: number }, seconds: number): DetectionPoint {
   const p = r.pooled;
   return {
-    ...at, flows: p.n, f1: p.f1, precision: p.precision, recall: p.recall, fpr: p.fpr, rocAuc: p.rocAuc, prAuc: p.prAuc, tprAtFpr1: p.tprAtFpr1,
+    ...at, flows: p.n, malicious: p.malicious, f1: p.f1, precision: p.precision, recall: p.recall, fpr: p.fpr, rocAuc: p.rocAuc, prAuc: p.prAuc, tprAtFpr1: p.tprAtFpr1,
     worstSiteF1: r.worstSiteF1, worstSite: r.worstSite, worstSiteF1Gap: r.worstSiteF1Gap,
     damagePer1k: p.damagePer1k, benignLostPer1k: p.benignLostPer1k, escalationsPer1k: p.escalationsPer1k,
     siteF1: Object.fromEntries(Object.entries(r.sites).map(([k, m]) => [k, m.f1])), seconds,

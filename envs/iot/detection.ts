@@ -3,7 +3,9 @@
  *
  * The policy acts in closed loop (its decisions shape the episode: an isolated device stops its
  * campaign, a verdict shows in the device's flags), and every decision is recorded with the truth
- * of the flow it was made on. A flow counts as flagged when the action is not `allow`
+ * of the flow it was made on. So the flows depend on the policy: one that isolates every device
+ * keeps campaigns from starting and can face no attack at all (recall and F1 are then NaN, and the
+ * benign flows it lost say why). A flow counts as flagged when the action is not `allow`
  * (metrics.ts). The continuous score, for ROC-AUC, PR-AUC and TPR at FPR 1 %, is the policy's
  * preference for blocking over allowing: with per-action scores s (Q-values, action
  * log-probabilities), score = max_{a ≠ allow} s_a − s_allow; for log-probabilities that is

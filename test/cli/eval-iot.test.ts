@@ -36,8 +36,11 @@ describe("IoT detection during training and in fedrl eval", function () {
     const rounds = events.filter((e) => e.event === "aggregation");
     expect(det.length).to.be.at.least(2);
     expect(det.map((d) => d.round)).to.deep.equal(rounds.map((r) => r.round));
+    // closed loop: a model that quarantines every device faces no attack (F1 and AUCs null then)
+    expect(det.filter((d) => finite(d.f1) && finite(d.rocAuc) && finite(d.worstSiteF1)).length).to.be.at.least(2);
     for (const d of det) {
-      for (const k of ["f1", "rocAuc", "fpr", "worstSiteF1", "tprAtFpr1", "damagePer1k"]) expect(finite(d[k]), `${k} of round ${d.round}: ${d[k]}`).to.equal(true);
+      for (const k of ["fpr", "damagePer1k", "benignLostPer1k", "escalationsPer1k"]) expect(finite(d[k]), `${k} of round ${d.round}: ${d[k]}`).to.equal(true);
+      if ((d.malicious as number) > 0) for (const k of ["f1", "recall", "rocAuc", "tprAtFpr1"]) expect(finite(d[k]), `${k} of round ${d.round}: ${d[k]}`).to.equal(true);
       expect(d.flows).to.equal(2 * 2 * 200); // 2 sites × eval.detection.episodes (2) × 200 flows
       expect(Object.keys(d.siteF1 as object)).to.deep.equal(["0", "1"]);
       expect(d.clock).to.equal(500 * Number(d.round)); // step clock: env steps per actor at the round

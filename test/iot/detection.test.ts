@@ -10,6 +10,8 @@ import { Rng } from "../../envs/iot/rng";
 import { parseExperiment } from "../../launch/config";
 import { DetectionProbe, DRAWS_PER_FLOW, heldOutSeeds, heldOutSet, closeSites, streamPosition, trainingSeedRanges, trainingStreams } from "../../launch/detection";
 import { seedOf } from "../../launch/seeds";
+import { runEmbedded } from "../../launch/embedded";
+import { MemoryMetrics } from "../../core/metrics";
 
 const rec = (o: Partial<DetectionRecord> & { label: number; pred: number; site: string }): DetectionRecord => ({
   score: o.pred, family: o.label ? "dos" : "benign", action: o.pred ? "drop" : "allow", damage: 0, benignLost: 0,
@@ -247,5 +249,27 @@ describe("IoT detection evaluation", () => {
     const { seconds: _s1, round: _r1, version: _v1, clock: _c1, ...restA } = a;
     const { seconds: _s2, round: _r2, version: _v2, clock: _c2, ...restB } = b;
     expect(restB).to.deep.equal(restA);
+  });
+
+  it("fedavg on the step clock: the bare global model is probed after every round (an evaluator agent of its layout)", async () => {
+    const m = new MemoryMetrics();
+    const exp = parseExperiment({
+      run: "det-fedavg", mode: "fedavg", clock: "steps", env: { id: "IoTIntrusion-v0", perActorSite: true }, agent: { learningStarts: 100, hidden: [16, 16] },
+      actors: { count: 2, weights: { ms: 1000, steps: 250 } }, aggregator: { interval: { ms: 1000, steps: 250 } },
+      budget: { stepsPerActor: 600 }, eval: { episodes: 0, detection: { every: 1, episodes: 1 } },
+    });
+    const summary = await runEmbedded(exp, { metrics: m, writeMetrics: false });
+    const det = m.of("detection"), rounds = m.of("aggregation");
+    expect(det.length).to.be.at.least(2);
+    expect(det.map((d) => d.round)).to.deep.equal(rounds.map((r) => r.round));
+    expect(det.map((d) => d.version)).to.deep.equal(rounds.map((r) => r.version));
+    for (const d of det) {
+      for (const k of ["fpr", "damagePer1k", "benignLostPer1k", "escalationsPer1k"]) expect(Number.isFinite(d[k]), `${k} ${d[k]}`).to.equal(true);
+      // closed loop: an untrained model may quarantine every device and so face no attack (F1 undefined)
+      if ((d.malicious as number) > 0) for (const k of ["f1", "recall", "rocAuc", "worstSiteF1"]) expect(Number.isFinite(d[k]), `${k} ${d[k]}`).to.equal(true);
+      else expect(d.f1).to.be.NaN;
+    }
+    expect(det.filter((d) => Number.isFinite(d.f1)).length).to.be.at.least(1);
+    expect(summary.detection?.map((d) => d.round)).to.deep.equal(det.map((d) => d.round));
   });
 });
