@@ -3,9 +3,14 @@ import type { Agent } from "../core/agent";
 import { make } from "../envs/index";
 import type { Experiment } from "./config";
 
-/** Mean greedy return over `episodes` episodes with seeds seed, seed+1, … */
+/**
+ * Mean greedy return over `episodes` episodes with seeds seed, seed+1, … With env.perActorSite, on
+ * site 0 of the run's partition (actor 0's site; without it the env's default site count would
+ * split the traffic in a way no actor trained on). IoT detection per site: launch/detection.ts.
+ */
 export function evaluateGreedy(agent: Pick<Agent, "act">, exp: Experiment, episodes = exp.eval.episodes, seed = exp.eval.seed): { mean: number; std: number; returns: number[] } {
-  const env = make(exp.env.id, { ...exp.env.options });
+  const site = exp.env.perActorSite ? { site: 0, sites: exp.actors.count } : {};
+  const env = make(exp.env.id, { ...exp.env.options, ...site });
   const returns: number[] = [];
   for (let e = 0; e < episodes; e++) {
     let { obs } = env.reset({ seed: seed + e });
