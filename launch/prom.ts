@@ -69,6 +69,20 @@ const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
     p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
 
+const HELD = "of the global model on held-out traffic (last probe, eval.detection)";
+/** The pooled detection gauges: the "detection" event's key, the gauge, its help. */
+const DETECTION_GAUGES: readonly [string, string, string][] = [
+  ["round", "fedrl_detection_round", "Aggregation round of the last held-out detection probe"],
+  ["f1", "fedrl_detection_f1", `Pooled F1 ${HELD}`],
+  ["precision", "fedrl_detection_precision", `Pooled precision ${HELD}`],
+  ["recall", "fedrl_detection_recall", `Pooled recall ${HELD}`],
+  ["fpr", "fedrl_detection_fpr", `Pooled false-positive rate ${HELD}`],
+  ["rocAuc", "fedrl_detection_roc_auc", `Pooled ROC-AUC ${HELD}`],
+  ["prAuc", "fedrl_detection_pr_auc", `Pooled PR-AUC ${HELD}`],
+  ["tprAtFpr1", "fedrl_detection_tpr_at_fpr1", `Pooled TPR at FPR 1 % ${HELD}`],
+  ["worstSiteF1", "fedrl_detection_worst_site_f1", `Lowest per-site F1 ${HELD}`],
+];
+
 export interface RunMetricsOptions {
   run: string;
   /** embedded | learner | actor: which part of the run this process is. */
@@ -142,10 +156,10 @@ export class RunMetrics {
   private readonly leftOut: Counter<"actor" | "reason">;
   private readonly gateTrust: Gauge<"actor">;
   private readonly gateRows: Counter<"actor" | "reason">;
-  // held-out detection (IoTIntrusion-v0)
-  private readonly det: Record<"round" | "f1" | "precision" | "recall" | "fpr" | "rocAuc" | "prAuc" | "tpr" | "worstSiteF1", Gauge>;
-  private readonly detSiteF1: Gauge<"site">;
-  private readonly detCost: Gauge<"cost">;
+  // held-out detection (IoTIntrusion-v0): registered on their first finite value and a series
+  // removed when the last probe has none, so a run without the probe (or a site with no attack)
+  // exports nothing rather than a misleading 0 or a stale value
+  private readonly detGauges = new Map<string, Gauge<string>>();
   // process
   private readonly rss: Gauge;
   private readonly heap: Gauge;
@@ -197,20 +211,6 @@ export class RunMetrics {
     this.leftOut = counter("fedrl_aggregation_left_out_total", "Rounds in which the client's upload was left out, by reason", ["actor", "reason"]);
     this.gateTrust = gauge("fedrl_gate_trust", "The trust gate's trust in the client (batches are refused below learner.gate.below)", A);
     this.gateRows = counter("fedrl_gate_rows_total", "Rows of the client's batches by the gate's outcome", ["actor", "reason"]);
-    const held = "of the global model on held-out traffic (last probe, eval.detection)";
-    this.det = {
-      round: gauge("fedrl_detection_round", "Aggregation round of the last held-out detection probe"),
-      f1: gauge("fedrl_detection_f1", `Pooled F1 ${held}`),
-      precision: gauge("fedrl_detection_precision", `Pooled precision ${held}`),
-      recall: gauge("fedrl_detection_recall", `Pooled recall ${held}`),
-      fpr: gauge("fedrl_detection_fpr", `Pooled false-positive rate ${held}`),
-      rocAuc: gauge("fedrl_detection_roc_auc", `Pooled ROC-AUC ${held}`),
-      prAuc: gauge("fedrl_detection_pr_auc", `Pooled PR-AUC ${held}`),
-      tpr: gauge("fedrl_detection_tpr_at_fpr1", `Pooled TPR at FPR 1 % ${held}`),
-      worstSiteF1: gauge("fedrl_detection_worst_site_f1", `Lowest per-site F1 ${held}`),
-    };
-    this.detSiteF1 = gauge("fedrl_detection_site_f1", `F1 per site ${held}`, ["site"]);
-    this.detCost = gauge("fedrl_detection_cost_per_1k_flows", `Operational cost per 1,000 flows ${held}: damage (severity-weighted, let through), benign_lost, escalations`, ["cost"]);
 
     this.rss = gauge("fedrl_process_resident_memory_bytes", "Resident set size of this process");
     this.heap = gauge("fedrl_process_heap_used_bytes", "V8 heap in use");
@@ -263,23 +263,26 @@ export class RunMetrics {
     };
     this.detection.push(row);
     if (this.detection.length > 500) this.detection.shift();
-    const set = (g: Gauge, v: unknown) => { const x = finite(v); if (x !== null) g.set(x); };
-    set(this.det.round, d.round);
-    set(this.det.f1, d.f1);
-    set(this.det.precision, d.precision);
-    set(this.det.recall, d.recall);
-    set(this.det.fpr, d.fpr);
-    set(this.det.rocAuc, d.rocAuc);
-    set(this.det.prAuc, d.prAuc);
-    set(this.det.tpr, d.tprAtFpr1);
-    set(this.det.worstSiteF1, d.worstSiteF1);
+    for (const [key, name, help] of DETECTION_GAUGES) this.setDetection(name, help, d[key]);
     if (d.siteF1 && typeof d.siteF1 === "object") {
-      for (const [site, f] of Object.entries(d.siteF1 as Record<string, unknown>)) { const x = finite(f); if (x !== null && /^\d{1,4}$/.test(site)) this.detSiteF1.set({ site }, x); }
+      for (const [site, f] of Object.entries(d.siteF1 as Record<string, unknown>)) {
+        if (/^\d{1,4}$/.test(site)) this.setDetection("fedrl_detection_site_f1", `F1 per site ${HELD}`, f, { site });
+      }
     }
     for (const [cost, key] of [["damage", "damagePer1k"], ["benign_lost", "benignLostPer1k"], ["escalations", "escalationsPer1k"]] as const) {
-      const x = finite(d[key]);
-      if (x !== null) this.detCost.set({ cost }, x);
+      this.setDetection("fedrl_detection_cost_per_1k_flows", `Operational cost per 1,000 flows ${HELD}: damage (severity-weighted, let through), benign_lost, escalations`, d[key], { cost });
     }
+  }
+
+  private setDetection(name: string, help: string, value: unknown, labels: Record<string, string> = {}): void {
+    const x = finite(value);
+    let g = this.detGauges.get(name);
+    if (x === null) {
+      g?.remove(labels); // the last probe has no value (e.g. no attack at a site): no series, not a stale one
+      return;
+    }
+    if (!g) this.detGauges.set(name, (g = new Gauge<string>({ name, help, labelNames: Object.keys(labels), registers: [this.registry] })));
+    g.set(labels, x);
   }
 
   /** Counts every rejection by reason and sender (the counter itself keeps the two apart). */

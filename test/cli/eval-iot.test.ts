@@ -92,20 +92,22 @@ describe("IoT detection during training and in fedrl eval", function () {
   it("Prometheus gauges and /api/state carry the last detection points", async () => {
     const m = new RunMetrics({ run: "det-test", role: "embedded", mode: "hybrid", env: "IoTIntrusion-v0" });
     try {
+      expect(await m.metrics()).to.not.include("fedrl_detection"); // nothing before the first probe
       const sink = m.sink();
       sink.write("detection", { round: 1, version: 2, f1: 0.5, rocAuc: 0.75, fpr: 0.1, worstSiteF1: 0.25, tprAtFpr1: 0.4, prAuc: 0.6, precision: 0.5, recall: 0.5, damagePer1k: 12, benignLostPer1k: 3, escalationsPer1k: 1, siteF1: { "0": 0.25, "1": 0.75 } });
-      // a NaN (no attack in a site) is left out, not exported as a value
-      sink.write("detection", { round: 2, version: 4, f1: 0.6, rocAuc: 0.8, fpr: 0.05, worstSiteF1: null, tprAtFpr1: 0.5, siteF1: { "0": null, "1": 0.8 } });
+      // a NaN (no attack at a site) removes the series: no stale value, no misleading 0
+      sink.write("detection", { round: 2, version: 4, f1: 0.6, rocAuc: 0.8, fpr: 0.05, worstSiteF1: null, tprAtFpr1: 0.5, damagePer1k: 9, siteF1: { "0": null, "1": 0.8 } });
       const text = await m.metrics();
       const val = (name: string, label = "") => Number(text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(label))?.split(" ").at(-1));
       expect(val("fedrl_detection_f1")).to.equal(0.6);
       expect(val("fedrl_detection_roc_auc")).to.equal(0.8);
       expect(val("fedrl_detection_fpr")).to.equal(0.05);
-      expect(val("fedrl_detection_worst_site_f1")).to.equal(0.25);
+      expect(text).to.not.match(/^fedrl_detection_worst_site_f1\{/m);
       expect(val("fedrl_detection_round")).to.equal(2);
-      expect(val("fedrl_detection_site_f1", 'site="0"')).to.equal(0.25);
+      expect(text).to.not.match(/^fedrl_detection_site_f1\{[^}]*site="0"/m);
       expect(val("fedrl_detection_site_f1", 'site="1"')).to.equal(0.8);
-      expect(val("fedrl_detection_cost_per_1k_flows", 'cost="damage"')).to.equal(12);
+      expect(val("fedrl_detection_cost_per_1k_flows", 'cost="damage"')).to.equal(9);
+      expect(text).to.not.include('cost="benign_lost"'); // not in the last probe
       const s = m.state();
       expect(s.detection.map((d) => [d.round, d.f1, d.worstSiteF1])).to.deep.equal([[1, 0.5, 0.25], [2, 0.6, null]]);
     } finally {
