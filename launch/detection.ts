@@ -11,11 +11,12 @@
  * - episodes: seeds from eval.seed (or --seed) upward that no actor resets its envs with. Actor i
  *   resets env copy c with seed seedOf(i).env + c, and a resume that cannot restore the envs'
  *   state reseeds at seedOf(i).env + episodes (+ c); `trainingSeedRanges` bounds those by the
- *   budget (episodes ≤ stepsPerActor / episode length) and `heldOutSeeds` skips them. Site k's
- *   e-th episode uses heldOutSeeds[e·K + k], so the probe's one episode per site is a prefix of
- *   what `fedrl eval` runs;
+ *   budget (episodes ≤ stepsPerActor / episode length) and `heldOutSeeds` skips them (actors
+ *   0..actors.count−1; an actor process started with a foreign id has a hashed index, not
+ *   covered). Site k's e-th episode uses heldOutSeeds[e·K + k], so the probe's episodes are a
+ *   prefix of what `fedrl eval` runs;
  * - CSV sources: the file split training did not draw rows from (the env's `split` option: the
- *   loader's content-hash split for CIC-IDS2017, the official files for UNSW-NB15).
+ *   loader's content-hash split for CIC-IDS2017, the official files for UNSW-NB15);
  * - random streams: the envs' generator (mulberry32, envs/iot/rng.ts) walks one cycle of 2^32
  *   states, a seed only picks where a stream starts, so different seeds can still share draws
  *   further on. `heldOutSeeds` also skips seeds whose evaluation stream (episode flows ×
