@@ -1,7 +1,7 @@
 /**
  * Load test of `fedrl serve` → bench/results/serve.json (+ serve.md):
  *
- *   npm run bench:serve [-- --checkpoint DIR] [--seconds 8] [--open-seconds 20] [--rate 1000] [--concurrency 8] [--no-wrk]
+ *   npm run bench:serve [-- --checkpoint DIR] [--seconds 8] [--open-seconds 10] [--open-runs 3] [--rate 1000] [--concurrency 8] [--no-wrk]
  *
  * The server is `fedrl serve` in its own process on a loopback port, serving an IoTIntrusion-v0 DQN
  * checkpoint (default: a short train-local with configs/iot-intrusion-hybrid.yaml's agent, 128×128;
@@ -10,17 +10,20 @@
  * from training's):
  * - closed loop, batch 1 and batch 64, 1 connection (latency) and --concurrency connections
  *   (throughput): each connection sends its next request when the previous answer arrives;
- * - open loop, batch 1 at --rate requests/s: request i is due at t0 + i/rate whatever the answers do,
- *   and its latency counts from when it was due (no coordinated omission: a stall shows up in p99).
+ * - open loop, batch 1 at --rate requests/s, --open-runs times: request i is due at t0 + i/rate
+ *   whatever the answers do, and its latency counts from when it was due (no coordinated omission: a
+ *   stall shows up in p99); the driver's own timer lag and event-loop delay are recorded beside it,
+ *   since on a shared machine the driver stalls too.
  * Latency is client-side (request written → answer read), so it includes this driver's own event
  * loop; the server's own histogram (GET /metrics) is reported beside it for the open-loop phase.
  * When `wrk` is on the PATH (apt-get install wrk) it repeats the closed-loop throughput runs as a
  * driver written in C. The goal: p99 < 5 ms at batch 1 under 1,000 req/s.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, request } from "node:http";
 import { loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { make } from "../envs/index";
@@ -35,11 +38,12 @@ const flag = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 if (argv.includes("--help")) {
-  console.log("usage: npm run bench:serve [-- --checkpoint DIR] [--seconds S] [--open-seconds S] [--rate R] [--concurrency C] [--no-wrk]");
+  console.log("usage: npm run bench:serve [-- --checkpoint DIR] [--seconds S] [--open-seconds S] [--open-runs N] [--rate R] [--concurrency C] [--no-wrk]");
   process.exit(0);
 }
 const SECONDS = Number(flag("--seconds") ?? 8);
-const OPEN_SECONDS = Number(flag("--open-seconds") ?? 20);
+const OPEN_SECONDS = Number(flag("--open-seconds") ?? 10);
+const OPEN_RUNS = Number(flag("--open-runs") ?? 3);
 const RATE = Number(flag("--rate") ?? 1000);
 const CONC = Number(flag("--concurrency") ?? 8);
 const WARM_SECONDS = 2;
@@ -104,7 +108,7 @@ function post(url: URL, body: Buffer): Promise<number> {
 }
 
 interface Quantiles { p50: number; p90?: number; p99: number; max: number }
-interface Phase { name: string; batch: number; connections?: number; rate?: number; seconds: number; requests: number; errors: number; rps: number; rowsPerSec: number; p50: number; p90: number; p99: number; max: number; fromSend?: Quantiles; sendLag?: Quantiles; server?: Record<string, number> }
+interface Phase { name: string; batch: number; connections?: number; rate?: number; seconds: number; requests: number; errors: number; rps: number; rowsPerSec: number; p50: number; p90: number; p99: number; max: number; fromSend?: Quantiles; sendLag?: Quantiles; driverLoopDelay?: Quantiles; server?: Record<string, number>; loadavg1?: number; serverCpuShare?: number }
 
 function summary(name: string, batch: number, lat: number[], errors: number, seconds: number, extra: Partial<Phase>): Phase {
   const rps = lat.length / seconds;
@@ -157,6 +161,16 @@ async function openLoop(url: URL, bodies: Buffer[], rate: number, seconds: numbe
   });
   await Promise.all(pending);
   return { fromDue, fromSend, sendLag, errors, elapsed: (performance.now() - t0) / 1000 };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (null where there is no /proc). */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
 }
 
 /** The server's latency histogram for /predict (cumulative bucket counts by upper bound, seconds). */
@@ -219,24 +233,36 @@ async function main(): Promise<void> {
     }
     const bodies = bodiesOf(1);
     await openLoop(url, bodies, RATE, WARM_SECONDS);
-    const before = await serverHistogram(url);
-    const o = await openLoop(url, bodies, RATE, OPEN_SECONDS);
-    const after = await serverHistogram(url);
-    const open = summary(`open loop, batch 1, ${RATE} req/s`, 1, o.fromDue, o.errors, o.elapsed, {
-      rate: RATE,
-      fromSend: { p50: round(percentile(o.fromSend, 50)), p90: round(percentile(o.fromSend, 90)), p99: round(percentile(o.fromSend, 99)), max: round(Math.max(...o.fromSend)) },
-      sendLag: { p50: round(percentile(o.sendLag, 50)), p99: round(percentile(o.sendLag, 99)), max: round(Math.max(...o.sendLag)) },
-      server: { p50AtMostMs: bucketQuantile(before, after, 0.5), p99AtMostMs: bucketQuantile(before, after, 0.99) },
-    });
-    phases.push(open);
-    log(`  ${open.name}: ${open.rps} req/s achieved; from due time p50 ${open.p50} ms, p99 ${open.p99} ms, max ${open.max} ms; from send p50 ${open.fromSend!.p50} ms, p99 ${open.fromSend!.p99} ms; send lag p99 ${open.sendLag!.p99} ms; server histogram p99 ≤ ${open.server!.p99AtMostMs} ms; errors ${open.errors}`);
+    for (let k = 1; k <= OPEN_RUNS; k++) {
+      const before = await serverHistogram(url);
+      const cpu0 = cpuSeconds(child.pid!);
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
+      const o = await openLoop(url, bodies, RATE, OPEN_SECONDS);
+      loop.disable();
+      const cpu1 = cpuSeconds(child.pid!);
+      const after = await serverHistogram(url);
+      const open = summary(`open loop, batch 1, ${RATE} req/s (run ${k} of ${OPEN_RUNS})`, 1, o.fromDue, o.errors, o.elapsed, {
+        rate: RATE,
+        fromSend: { p50: round(percentile(o.fromSend, 50)), p90: round(percentile(o.fromSend, 90)), p99: round(percentile(o.fromSend, 99)), max: round(Math.max(...o.fromSend)) },
+        sendLag: { p50: round(percentile(o.sendLag, 50)), p99: round(percentile(o.sendLag, 99)), max: round(Math.max(...o.sendLag)) },
+        driverLoopDelay: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+        server: { p50AtMostMs: bucketQuantile(before, after, 0.5), p99AtMostMs: bucketQuantile(before, after, 0.99) },
+        loadavg1: round(loadavg()[0]!, 2),
+        ...(cpu0 !== null && cpu1 !== null ? { serverCpuShare: round((cpu1 - cpu0) / o.elapsed, 3) } : {}),
+      });
+      phases.push(open);
+      log(`  ${open.name}: ${open.rps} req/s achieved; from due time p50 ${open.p50} ms, p99 ${open.p99} ms, max ${open.max} ms; from send p50 ${open.fromSend!.p50} ms, p99 ${open.fromSend!.p99} ms; send lag p99 ${open.sendLag!.p99} ms; driver event-loop delay p99 ${open.driverLoopDelay!.p99} ms; server histogram p99 ≤ ${open.server!.p99AtMostMs} ms; server CPU ${open.serverCpuShare ?? "?"} of a core; errors ${open.errors}; load ${open.loadavg1}`);
+    }
   } finally {
     child.kill("SIGINT");
     await new Promise((r) => child.once("exit", r));
     agent.destroy();
   }
-  const open = phases.at(-1)!;
-  const goal = { what: "p99 < 5 ms at batch 1 under an open-loop 1,000 req/s (latency from each request's due time)", p99: open.p99, met: open.rate === 1000 && open.p99 < 5 && open.errors === 0 };
+  const opens = phases.filter((p) => p.rate !== undefined);
+  const p99s = opens.map((p) => p.p99).sort((a, b) => a - b);
+  const medianP99 = p99s[p99s.length >> 1]!;
+  const goal = { what: "p99 < 5 ms at batch 1 under an open-loop 1,000 req/s (latency from each request's due time)", p99PerRun: opens.map((p) => p.p99), runsMet: opens.filter((p) => p.rate === 1000 && p.p99 < 5 && p.errors === 0).length, runs: opens.length, medianP99 };
   const load = loadavg().map((l) => round(l, 2));
   const command = `npm run bench:serve -- ${argv.join(" ")}`.trim();
   const path = writeResult("serve", { command, checkpoint: ck.how, server: "fedrl serve (its own process, loopback, keep-alive)", driver: "node:http keep-alive Agent in a separate process; latency = request written → answer read", loadavgAfter: load, phases, wrk, goal });
@@ -250,10 +276,10 @@ async function main(): Promise<void> {
     "|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
-    `Open loop: the table's latency counts from each request's due time (no coordinated omission; it includes this driver's timer lag, p50 ${open.sendLag!.p50} ms, p99 ${open.sendLag!.p99} ms). From the send: p50 ${open.fromSend!.p50} ms, p90 ${open.fromSend!.p90} ms, p99 ${open.fromSend!.p99} ms, max ${open.fromSend!.max} ms. The server's own histogram (request in → answer written): p50 ≤ ${open.server!.p50AtMostMs} ms, p99 ≤ ${open.server!.p99AtMostMs} ms (bucket bounds).`,
+    `Open loop (${OPEN_RUNS} runs of ${OPEN_SECONDS} s): the table's latency counts from each request's due time (no coordinated omission), so it includes this driver's own stalls. Per run — from the send: ${opens.map((p) => `p50 ${p.fromSend!.p50} / p99 ${p.fromSend!.p99} ms`).join("; ")}; the driver's timer lag (due → sent) p99: ${opens.map((p) => `${p.sendLag!.p99} ms`).join(", ")}; the driver's event-loop delay p99: ${opens.map((p) => `${p.driverLoopDelay!.p99} ms`).join(", ")}; the server's own histogram (request in → answer written) p99 ≤ ${opens.map((p) => `${p.server!.p99AtMostMs} ms`).join(", ")} (bucket bounds); the server's CPU: ${opens.map((p) => p.serverCpuShare ?? "?").join(", ")} of a core; 1-min load average ${opens.map((p) => p.loadavg1).join(", ")}.`,
     ...(wrk.length ? ["", `wrk (C driver, 1 thread, ${CONC} connections, closed loop): ${wrk.map((w) => `batch ${w.batch}: ${w.rps} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms`).join("; ")}.`] : []),
     "",
-    `Goal ${goal.what}: p99 ${goal.p99} ms — ${goal.met ? "met" : "not met"}.`,
+    `Goal ${goal.what}: p99 per run ${goal.p99PerRun.join(", ")} ms — met in ${goal.runsMet} of ${goal.runs} runs (median p99 ${goal.medianP99} ms).`,
     "",
   ].join("\n");
   writeText("serve.md", md);
