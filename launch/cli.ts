@@ -346,8 +346,9 @@ export async function main(argv: string[]): Promise<number> {
       await runLearnerProcess(exp, { log, signal: ac.signal });
       return 0;
     case "ingest": {
-      const index = num(values.index, "index", usage) ?? (process.env.FEDRL_INGEST_INDEX ? Number(process.env.FEDRL_INGEST_INDEX) : await replicaIndex("ingest")) ?? 0;
-      if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index: expected a whole number ≥ 0, got "${index}"`, usage);
+      const fromEnv = process.env.FEDRL_INGEST_INDEX;
+      const index = num(values.index, "index", usage) ?? (fromEnv ? Number(fromEnv) : await replicaIndex("ingest")) ?? 0;
+      if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index (or FEDRL_INGEST_INDEX): expected a whole number ≥ 0, got "${values.index ?? fromEnv}"`, usage);
       await runIngestProcess(exp, index, { log, signal: ac.signal });
       return 0;
     }

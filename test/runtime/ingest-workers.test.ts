@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { syntheticBatch } from "../../core/batch";
 import { Random } from "../../core/random";
@@ -118,6 +118,20 @@ describe("ingest workers (queue group, NATS + Redis)", function () {
       await bus.close();
       await cleanup(redis, run);
       redis.disconnect();
+    }
+  });
+
+  it("fedrl ingest refuses what it cannot serve with one line (no NATS, a mode without a replay, a bad index)", () => {
+    const cli = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, ["bin/fedrl.mjs", "ingest", ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [[], { NATS_URL: "", REDIS_URL: "" }, /^config error: this component talks over NATS: set NATS_URL/],
+      [["--set", "mode=fedavg"], { NATS_URL, REDIS_URL }, /^config error: mode fedavg has no replay to ingest into \(ingest workers serve mode hybrid\)$/],
+      [[], { NATS_URL, REDIS_URL, FEDRL_INGEST_INDEX: "x" }, /^fedrl: --index \(or FEDRL_INGEST_INDEX\): expected a whole number ≥ 0, got "x"$/],
+    ];
+    for (const [args, env, re] of cases) {
+      const r = cli(args, env);
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr.trim().split("\n")[0]).to.match(re);
     }
   });
 });
