@@ -163,6 +163,7 @@ function inflateBounded(data: Uint8Array, max: number): Uint8Array {
     if (!over) throw new CodecError("corrupt", `deflate stream: ${(e as Error).message}`);
   }
   if (over) throw new CodecError("too_large", `inflated body exceeds ${max} bytes`);
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let o = 0;
   for (const c of chunks) { out.set(c, o); o += c.length; }
