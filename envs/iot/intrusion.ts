@@ -236,7 +236,13 @@ class RowSource {
       if (!a) this.byFamily.set(f.family, (a = []));
       a.push(f);
     }
-    if (!this.byFamily.get(BENIGN)?.length) throw new Error(`${data.dataset} ${split} split has no benign rows`);
+    if (!this.byFamily.get(BENIGN)?.length) {
+      const st = data.stats;
+      const unknown = Object.entries(st.unknownLabels);
+      const nUnknown = unknown.reduce((a, [, n]) => a + n, 0);
+      throw new Error(`${data.dataset} ${split} split has no benign rows (${st.rows} data rows read from ${st.files.length} file(s)` +
+        (nUnknown ? `, ${nUnknown} with labels not in ${data.dataset}, e.g. ${JSON.stringify(unknown[0]![0])}` : "") + `); check the files' label column`);
+    }
   }
   has(family: string) {
     return (this.byFamily.get(family)?.length ?? 0) > 0;
