@@ -92,7 +92,7 @@ describe("IoTIntrusion-v0 calibration to the datasets' class mixes", () => {
     it(`${calibration}: measured over 5 sites × 2 splits (allow-all), the malicious share and the attack-family mix are within 2 points of the dataset's`, () => {
       // Campaigns of 2-5 flows: the flows are ~10× more independent than with the default 15-50 (a
       // family is drawn once per campaign), so 200k flows pin the mix to < 1 point; the same plan
-      // computes the default campaigns (next test; bench/iot-baselines.ts measures 2 M default flows).
+      // computes the default campaigns (next test; bench/iot-baselines.ts measures 1 M default flows per dataset).
       const m = measure(calibration, { sites: 5, alpha: 0.3, splits: 2, episodes: 100, dynamics: { campaignFlows: [2, 5], reconFlows: 1 } });
       expect(m.flows).to.equal(200_000);
       expect(100 * Math.abs(m.share - attackShare(PROFILES[calibration]))).to.be.lessThan(2);
