@@ -133,8 +133,10 @@ export function rowHash(cells: readonly string[]): string {
 
 /**
  * Duplicate detection in constant memory: a Bloom filter of 2^log2Bits bits (default 2^27 =
- * 16 MiB) with k = 8 probes by double hashing of the 64-bit row hash. An exact set of every
- * distinct row grew ~300 MiB per million rows (bench/results/iot-loaders-before.md). The price
+ * 16 MiB) with k = 8 probes by double hashing of the 64-bit row hash. With an exact set of
+ * every distinct row's key, a 1 M-row load capped at 10000 rows per family peaked at 85-141 MiB
+ * of live heap, still growing 3-7 MiB per 100k rows; with the filter, 32-50 MiB
+ * (bench/results/iot-loaders-before.md, iot-loaders.md). The price
  * is a false "duplicate" with probability (1 − e^(−8n/m))^8 after n distinct rows: 3e-7 at the
  * full CIC-IDS2017 (2.8 M rows, about one row wrongly dropped in ten loads), 1.7e-3 at 10 M.
  */
