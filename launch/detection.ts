@@ -28,6 +28,7 @@ import type { Agent } from "../core/agent";
 import { make } from "../envs/index";
 import { evaluateDetector, heldOutSplit, type DetectionReport, type Detector, type HeldOutSite } from "../envs/iot/detection";
 import { loadDatasetSync } from "../envs/iot/loaders";
+import { DEFAULT_MAX_PER_FAMILY } from "../envs/iot/intrusion";
 import { Rng } from "../envs/iot/rng";
 import type { DatasetId } from "../envs/iot/families";
 import type { Experiment } from "./config";
@@ -139,7 +140,9 @@ export function heldOutSet(exp: Experiment, episodesPerSite: number, from = exp.
   const split = heldOutSplit(exp.env.options);
   const source = String(exp.env.options.source ?? "synthetic");
   // A CSV source is loaded once for every site (each env would load it again otherwise).
-  const data = split ? { split, dataset: loadDatasetSync(source as DatasetId, `${String(exp.env.options.dataDir ?? "data")}/${source}`) } : {};
+  // Capped per family like the env's own load (bounded memory on the full dataset files).
+  const maxPerFamily = Number(exp.env.options.maxPerFamily ?? DEFAULT_MAX_PER_FAMILY);
+  const data = split ? { split, dataset: loadDatasetSync(source as DatasetId, `${String(exp.env.options.dataDir ?? "data")}/${source}`, { maxPerFamily }) } : {};
   const seeds = heldOutSeeds(exp, K * episodesPerSite, from);
   const sites: HeldOutSite[] = [];
   try {
