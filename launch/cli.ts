@@ -128,7 +128,7 @@ const COMMANDS: Command[] = [
   {
     name: "explain", summary: "why an IoT intrusion policy decides as it does (integrated gradients, permutation importance)",
     synopsis: "fedrl explain --checkpoint DIR [--env IoTIntrusion-v0] [--flows N] [--out DIR] [--baseline KIND] [--repeats R] [--seed S]",
-    about: "Runs the greedy policy on held-out env seeds (none the run trained or evaluated on) and explains each decision's score against a baseline observation.\nWrites DIR/explain.json (per decision and per field, global and per attack family) and importance.svg/.png (default DIR: <checkpoint>/explain).",
+    about: "Runs the greedy policy on the run's held-out set (as fedrl eval: every site, env seeds the actors never trained on) and explains each decision's score against a baseline observation.\nWrites DIR/explain.json (per decision and per field, global and per attack family) and importance.svg/.png (default DIR: <checkpoint>/explain).",
     options: {
       checkpoint: { type: "string", arg: "DIR", help: "checkpoint or run folder" },
       env: { type: "string", arg: "ID", help: "environment (default: the run's; must be IoTIntrusion-v0)" },
@@ -136,7 +136,7 @@ const COMMANDS: Command[] = [
       out: { type: "string", arg: "DIR", help: "output folder (default <checkpoint>/explain)" },
       baseline: { type: "string", arg: "KIND", help: "integrated-gradient baseline: benign-mean (default: the mean benign observation) or zeros" },
       repeats: { type: "string", arg: "R", help: "shuffles per field for permutation importance (default 5)" },
-      seed: { type: "string", arg: "S", help: "first env seed (default: the lowest held-out range ≥ 2^31; refused if the run used it)" },
+      seed: { type: "string", arg: "S", help: "first env seed of the held-out search (default: the run's eval.seed; seeds the actors trained on are skipped)" },
     }, config: true,
   },
   {

@@ -2,11 +2,11 @@
  * `fedrl explain --checkpoint DIR [--env IoTIntrusion-v0] [--flows N] [--out DIR]`: why a trained
  * IoT intrusion policy decides as it does, on flows it never trained on.
  *
- * 1. The greedy policy runs IoTIntrusion-v0 episodes on held-out env seeds (heldOutSeeds: none of the
- *    seeds any actor of the run started or resumed an episode from, nor its eval seeds; the dataset's
- *    test split for real sources; every site in turn when the run gave each actor its own site) and
- *    records N decisions: the observation, the chosen action, and the acted-on flow's truth from the
- *    step info (label, attack family, device type).
+ * 1. The greedy policy runs IoTIntrusion-v0 episodes on the run's held-out set (launch/detection.ts
+ *    heldOutSet, as `fedrl eval` uses: every site, env seeds no actor trained on and whose random
+ *    streams stay off the training streams, the split training did not draw from for CSV sources)
+ *    and records N decisions: the observation, the chosen action, and the acted-on flow's truth from
+ *    the step info (label, attack family, device type).
  * 2. Integrated gradients of the chosen action's score (Q-value) per decision (launch/attribution.ts),
  *    against a baseline observation:
  *    - "benign-mean" (default): the mean observation of the benign flows among the N. Attributions
@@ -32,6 +32,7 @@ import { join } from "node:path";
 import type { Agent } from "../core/agent";
 import { make } from "../envs/index";
 import { ACTIONS, ALLOW, INTRUSION_OBS_FIELDS } from "../envs/iot/intrusion";
+import { blockScore } from "../envs/iot/detection";
 import { binaryMetrics } from "../envs/iot/metrics";
 import { argmaxRows, integratedGradients, meanAbsByGroup, permutationImportance, scoreModelOf, type IgResult, type ScoreModel } from "./attribution";
 import { loadAgent, resolveCheckpoint, runConfigOf } from "./checkpoints";
@@ -39,8 +40,10 @@ import { loadExperiment, parseExperiment, type Experiment } from "./config";
 import { UsageError, UserError } from "./errors";
 import { svgToPng } from "./plot";
 import { checkEnvOptions } from "./preflight";
+import { closeSites, DETECTION_ENV, detectionSites, episodeFlows, heldOutSet, type HeldOutDescription } from "./detection";
 
-export const EXPLAIN_ENV = "IoTIntrusion-v0";
+/** The env explanations speak of (its observation fields, actions and attack families). */
+export const EXPLAIN_ENV = DETECTION_ENV;
 export type BaselineKind = "benign-mean" | "zeros";
 export const BASELINES: readonly BaselineKind[] = ["benign-mean", "zeros"];
 
@@ -81,36 +84,6 @@ export async function loadPolicy(o: { checkpoint: string; env?: string; config?:
 
 // ---------------------------------------------------------------- held-out flows
 
-/**
- * `count` consecutive env seeds no training episode of the run started from: actor i's env copies
- * start at (seed·1 000 003 + i·10 007 + copy) and a resumed actor restarts at that + episodes done
- * (launch/assemble.ts, nodes/actor.ts), so each actor covers at most [Sᵢ, Sᵢ + E + numEnvs] with E
- * the run's step budget (an episode is ≥ 1 step; 2²⁶ when unbounded); the eval seeds are avoided too.
- * Seeds are 32-bit. From `first` when given (refused if it overlaps), else the lowest start ≥ 2³¹.
- */
-export function heldOutSeeds(exp: Experiment, count: number, first?: number): number[] {
-  const E = exp.budget.stepsPerActor || exp.budget.episodesPerActor || 2 ** 26;
-  const used: [number, number, string][] = [];
-  for (let i = 0; i < exp.actors.count; i++) {
-    const s = (exp.seed * 1_000_003 + i * 10_007) >>> 0;
-    used.push([s, s + E + exp.env.numEnvs, `actor ${i}'s training seeds`]);
-  }
-  used.push([exp.eval.seed, exp.eval.seed + exp.eval.episodes, "the run's eval seeds"]);
-  const clash = (lo: number) => used.find(([a, b]) => lo <= b && a <= lo + count - 1);
-  if (first !== undefined) {
-    const c = clash(first);
-    if (c) throw new UserError(`--seed ${first}: seeds ${first}…${first + count - 1} overlap ${c[2]} (${c[0]}…${c[1]}); leave --seed out for held-out seeds`);
-    return Array.from({ length: count }, (_, k) => first + k);
-  }
-  let lo = 2 ** 31;
-  for (let guard = 0; guard < 1000; guard++) {
-    const c = clash(lo);
-    if (!c) return Array.from({ length: count }, (_, k) => lo + k);
-    lo = c[1] + 1;
-  }
-  throw new UserError("no held-out seed range found; pass --seed");
-}
-
 /** One recorded decision of the greedy policy. */
 export interface Decision {
   obs: Float32Array;
@@ -126,30 +99,37 @@ export interface Decision {
 }
 
 /**
- * N greedy decisions on held-out flows (see heldOutSeeds): one episode per seed, the sites in turn
- * when the run gives each actor its own, the test split for real datasets.
+ * N greedy decisions on held-out flows: launch/detection.ts heldOutSet (every site of the run, env
+ * seeds from `from` upward that no actor trained on and whose random streams stay off the training
+ * streams, the split training did not draw from for CSV sources), site k's e-th episode on
+ * seeds[e·K + k], episodes taken in that order until N decisions are in.
  */
-export function collectDecisions(p: Pick<Policy, "exp" | "model">, n: number, seeds: number[]): Decision[] {
+export function collectDecisions(p: Pick<Policy, "exp" | "model">, n: number, from = p.exp.eval.seed): { decisions: Decision[]; set: HeldOutDescription } {
   const { exp, model } = p;
-  const real = exp.env.options.source !== undefined && exp.env.options.source !== "synthetic";
+  const { sites: K } = detectionSites(exp);
+  const perSite = Math.ceil(n / (K * episodeFlows(exp)));
+  const { sites, description } = heldOutSet(exp, perSite, from);
   const out: Decision[] = [];
-  for (let k = 0; out.length < n; k++) {
-    if (k >= seeds.length) throw new Error(`collectDecisions: ${seeds.length} seeds gave ${out.length} of ${n} decisions`);
-    const site = exp.env.perActorSite ? { site: k % exp.actors.count, sites: exp.actors.count } : {};
-    const env = make(exp.env.id, { ...exp.env.options, ...site, ...(real ? { split: "test" } : {}) });
-    let { obs } = env.reset({ seed: seeds[k]! });
-    for (let step = 0; out.length < n; step++) {
-      const scores = model.scores(obs, 1);
-      const action = argmaxRows(scores, 1, model.actionCount)[0]!;
-      const r = env.step(action);
-      const t = r.info as { label: number; family: string; deviceType: string; site: number };
-      out.push({ obs, action, scores, label: t.label, family: t.family, deviceType: t.deviceType, site: t.site, seed: seeds[k]!, step });
-      obs = r.obs;
-      if (r.terminated || r.truncated) break;
+  try {
+    for (let e = 0; e < perSite && out.length < n; e++) {
+      for (const { env, seeds, site } of sites) {
+        if (out.length >= n) break;
+        let { obs } = env.reset({ seed: seeds[e]! });
+        for (let step = 0; out.length < n; step++) {
+          const scores = model.scores(obs, 1);
+          const action = argmaxRows(scores, 1, model.actionCount)[0]!;
+          const r = env.step(action);
+          const t = r.info as { label: number; family: string; deviceType: string };
+          out.push({ obs, action, scores, label: t.label, family: t.family, deviceType: t.deviceType, site, seed: seeds[e]!, step });
+          obs = r.obs;
+          if (r.terminated || r.truncated) break;
+        }
+      }
     }
-    env.close?.();
+  } finally {
+    closeSites(sites);
   }
-  return out;
+  return { decisions: out, set: description };
 }
 
 /** The baseline observation of a kind, from the recorded decisions (benign-mean needs benign flows among them). */
@@ -162,13 +142,6 @@ export function baselineOf(kind: BaselineKind, decisions: readonly Decision[], D
   for (const d of benign) for (let i = 0; i < D; i++) acc[i] += d.obs[i]!;
   for (let i = 0; i < D; i++) b[i] = acc[i]! / benign.length;
   return b;
-}
-
-/** blockScore = max over actions other than allow of the score − the score of allow (> 0 ⇔ the greedy action is not allow, ties aside). */
-export function blockScore(scores: ArrayLike<number>, A: number, offset = 0): number {
-  let best = -Infinity;
-  for (let j = 0; j < A; j++) if (j !== ALLOW && scores[offset + j]! > best) best = scores[offset + j]!;
-  return best - scores[offset + ALLOW]!;
 }
 
 // ---------------------------------------------------------------- report
@@ -190,7 +163,7 @@ export interface ExplainReport {
   env: string;
   envOptions: Record<string, unknown>;
   flows: number;
-  seeds: { first: number; last: number; episodes: number };
+  heldOut: { from: number; sites: number; episodes: number; seeds: number[]; split: "train" | "test" | null; source: string };
   fields: string[];
   actions: string[];
   baseline: { kind: BaselineKind; why: string; observation: number[]; scores: number[]; action: string };
@@ -224,12 +197,12 @@ export function explainPolicy(p: Policy, o: ExplainOptions): ExplainReport {
   const { exp, model, fields } = p;
   const D = model.obsDim, A = model.actionCount;
   const log = o.log ?? (() => {});
-  const episodeSteps = 200;
-  const seeds = heldOutSeeds(exp, Math.ceil(o.flows / episodeSteps) + 64, o.seed);
+  const from = o.seed ?? exp.eval.seed;
   const t0 = Date.now();
-  const decisions = collectDecisions(p, o.flows, seeds);
+  const { decisions, set } = collectDecisions(p, o.flows, from);
   const N = decisions.length;
-  log(`explain: ${N} held-out decisions from seeds ${seeds[0]}… (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const used = [...new Set(decisions.map((d) => d.seed))];
+  log(`explain: ${N} held-out decisions on ${set.sites} site${set.sites > 1 ? "s" : ""}, ${used.length} episodes from seed ${used[0]} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const baseline = baselineOf(o.baseline, decisions, D);
   const bScores = model.scores(baseline, 1);
 
@@ -274,13 +247,13 @@ export function explainPolicy(p: Policy, o: ExplainOptions): ExplainReport {
       families: "per attack family of the acted-on flow (step info; 'benign' included): rows n, mean |IG| per field (fields order) and the top 5 fields",
       "ig.completeness": `maxRelativeError and meanRelativeError over the rows whose |score − baseline score| ≥ ${TINY_DELTA}; within1pct counts those within 1 %; the others (tinyDelta) are checked in absolute terms (maxAbsErrorTinyDelta)`,
       blockScore: "max over actions other than allow of the score − the score of allow: > 0 when the policy would act on the flow",
-      seeds: "env seeds no training episode of the run started from nor its eval used (launch/explain.ts heldOutSeeds), one episode per seed",
+      heldOut: "the run's held-out set (launch/detection.ts heldOutSet): every site, env seeds searched from `from` upward skipping those the actors trained on and those whose random streams meet a training stream; seeds lists the episodes used (site k's e-th episode on the (e·sites + k)-th held-out seed); split: the CSV split evaluated (null: synthetic traffic)",
     },
     checkpoint: p.dir,
     env: exp.env.id,
     envOptions: exp.env.options,
     flows: N,
-    seeds: { first: decisions[0]!.seed, last: decisions[N - 1]!.seed, episodes: new Set(decisions.map((d) => d.seed)).size },
+    heldOut: { from, sites: set.sites, episodes: used.length, seeds: used, split: set.split, source: set.source },
     fields,
     actions: p.actionNames,
     baseline: { kind: o.baseline, why: BASELINE_WHY[o.baseline], observation: Array.from(baseline, (v) => round(v)), scores: Array.from(bScores, (v) => round(v)), action: p.actionNames[argmaxRows(bScores, 1, A)[0]!]! },
@@ -304,7 +277,7 @@ export function explainPolicy(p: Policy, o: ExplainOptions): ExplainReport {
     permutation: { repeats: o.repeats, seed: permSeed },
     decisions: decisions.map((d, r) => ({
       seed: d.seed, step: d.step, site: d.site, family: d.family, label: d.label, deviceType: d.deviceType, action: p.actionNames[d.action]!,
-      scores: Array.from(d.scores, (v) => round(v)), blockScore: round(blockScore(d.scores, A)), ig: Array.from(igs[r]!.attributions, (v) => round(v)), igSteps: igs[r]!.steps, relativeError: round(igs[r]!.relativeError),
+      scores: Array.from(d.scores, (v) => round(v)), blockScore: round(blockScore(d.scores)), ig: Array.from(igs[r]!.attributions, (v) => round(v)), igSteps: igs[r]!.steps, relativeError: round(igs[r]!.relativeError),
     })),
   };
 }

@@ -32,7 +32,8 @@ import { FlowRecordSchema, flowsToObservations } from "../envs/iot/serving";
 import type { MinMaxScaler } from "../envs/iot/traffic";
 import { argmaxRows, integratedGradients } from "./attribution";
 import { UsageError, UserError } from "./errors";
-import { baselineOf, blockScore, collectDecisions, EXPLAIN_ENV, heldOutSeeds, loadPolicy, type BaselineKind, type Policy } from "./explain";
+import { blockScore } from "../envs/iot/detection";
+import { baselineOf, collectDecisions, EXPLAIN_ENV, loadPolicy, type BaselineKind, type Policy } from "./explain";
 
 export interface ServeLimits {
   /** request body bytes (413 above); default 2 MiB */
@@ -198,7 +199,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
     const rows: number[][] = [];
     for (let r = 0; r < N; r++) rows.push(Array.from(scores.subarray(r * A, (r + 1) * A)));
     const out: Record<string, unknown> = { actions: Array.from(actions), actionNames: Array.from(actions, (a) => actionNames[a]!), scores: rows };
-    if (iot) out.blockScore = Array.from({ length: N }, (_, r) => blockScore(scores, A, r * A));
+    if (iot) out.blockScore = Array.from({ length: N }, (_, r) => blockScore(scores.subarray(r * A, (r + 1) * A)));
     return out;
   };
 
@@ -311,11 +312,11 @@ export function envScaler(p: Policy): MinMaxScaler | null {
   return inner instanceof IoTIntrusionEnv ? inner.scaler : null;
 }
 
-/** /explain's baselines: benign-mean from 1000 held-out flows (IoTIntrusion-v0) and zeros. */
+/** /explain's baselines: benign-mean from 1000 flows of the run's held-out set (IoTIntrusion-v0) and zeros. */
 export function serveBaselines(p: Policy): Partial<Record<BaselineKind, Float32Array>> {
   const D = p.model.obsDim;
   if (p.exp.env.id !== EXPLAIN_ENV) return { zeros: new Float32Array(D) };
-  const decisions = collectDecisions(p, 1000, heldOutSeeds(p.exp, 1000));
+  const { decisions } = collectDecisions(p, 1000);
   return { "benign-mean": baselineOf("benign-mean", decisions, D), zeros: new Float32Array(D) };
 }
 

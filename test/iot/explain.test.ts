@@ -8,7 +8,7 @@ import { Random } from "../../core/random";
 import { INTRUSION_OBS_FIELDS, INTRUSION_OBS_SIZE } from "../../envs/iot/intrusion";
 import { integratedGradients, permutationImportance, scoreModelOf, type ScoreModel } from "../../launch/attribution";
 import { parseExperiment } from "../../launch/config";
-import { heldOutSeeds } from "../../launch/explain";
+import { trainingSeedRanges } from "../../launch/detection";
 
 const D = INTRUSION_OBS_SIZE, A = 6;
 const agentOf = (o: { dueling?: boolean; seed?: number; hidden?: number[] } = {}) =>
@@ -121,21 +121,6 @@ describe("integrated gradients", () => {
   });
 });
 
-describe("held-out seeds", () => {
-  it("avoid every actor's training seed range and the eval seeds; a clashing --seed is refused", () => {
-    const exp = parseExperiment({ env: { id: "IoTIntrusion-v0", numEnvs: 2 }, actors: { count: 3 }, seed: 2148, budget: { stepsPerActor: 50_000 } });
-    const seeds = heldOutSeeds(exp, 10);
-    for (let i = 0; i < 3; i++) {
-      const s = (2148 * 1_000_003 + i * 10_007) >>> 0;
-      for (const h of seeds) expect(h < s || h > s + 50_000 + 2, `seed ${h} vs actor ${i} from ${s}`).to.equal(true);
-    }
-    expect(seeds[9]! - seeds[0]!).to.equal(9);
-    const s0 = (2148 * 1_000_003) >>> 0;
-    expect(() => heldOutSeeds(exp, 10, s0 + 5)).to.throw(/overlap actor 0's training seeds/);
-    expect(() => heldOutSeeds(exp, 10, exp.eval.seed)).to.throw(/eval seeds/);
-  });
-});
-
 describe("fedrl explain", function () {
   this.timeout(120_000);
   const env = { ...process.env, NATS_URL: "", REDIS_URL: "" };
@@ -159,7 +144,12 @@ describe("fedrl explain", function () {
     expect(j.decisions).to.have.length(300);
     expect(j.fields).to.deep.equal([...INTRUSION_OBS_FIELDS]);
     expect(j.baseline.kind).to.equal("benign-mean");
-    expect(j.seeds.first).to.be.at.least(2 ** 31);
+    // held out: no episode seed is one an actor of the run reset its envs with
+    const exp = parseExperiment(JSON.parse(readFileSync(join(run, "config.json"), "utf8")));
+    const { ranges } = trainingSeedRanges(exp);
+    expect(j.heldOut.seeds.length).to.equal(j.heldOut.episodes).and.to.be.at.least(2);
+    for (const s of j.heldOut.seeds) for (const r of ranges) expect(((s - r.lo) >>> 0) >= r.len, `seed ${s} in actor ${r.actor}'s range`).to.equal(true);
+    expect(new Set(j.decisions.map((d: { seed: number }) => d.seed))).to.deep.equal(new Set(j.heldOut.seeds));
     expect(j.ig.completeness.within1pct).to.equal(j.ig.completeness.rows);
     expect(j.ig.completeness.maxAbsErrorTinyDelta).to.be.at.most(1e-5);
     for (const d of j.decisions.slice(0, 50)) {
