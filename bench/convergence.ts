@@ -171,7 +171,8 @@ const USAGE = `usage: npm run bench:convergence -- [--env ID] [--actors K] [--se
   --steps N           env steps per actor        --jobs J      runs in parallel (2)
   --methods a,b       subset of the methods      --eval N      greedy eval episodes (100)
   --wall yes|no       also one wall-clock hybrid run (yes)
-  --set k=v           config override for every run (repeatable)   --tag T   suffix of the result names`;
+  --set k=v           config override for every run (repeatable)   --tag T   suffix of the result names
+  --first-seed S      seeds S, S+1, … (0)`;
 
 async function main() {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -182,7 +183,7 @@ async function main() {
     options: {
       env: { type: "string", default: "LunarLander-v3" }, actors: { type: "string", default: "3" }, seeds: { type: "string", default: "3" },
       steps: { type: "string" }, jobs: { type: "string", default: "2" }, methods: { type: "string" }, eval: { type: "string", default: "100" },
-      wall: { type: "string", default: "yes" }, "ablation-seeds": { type: "string" }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
+      wall: { type: "string", default: "yes" }, "ablation-seeds": { type: "string" }, "first-seed": { type: "string", default: "0" }, set: { type: "string", multiple: true }, job: { type: "string" }, tag: { type: "string" },
     },
   });
   if (values.job) {
@@ -198,7 +199,8 @@ async function main() {
   const jobs: Job[] = [];
   const ablationSeeds = Number(values["ablation-seeds"] ?? seeds);
   const seedsOf = (m: Method) => (m.startsWith("hybrid-") ? ablationSeeds : seeds);
-  for (const method of methods) for (let seed = 0; seed < seedsOf(method); seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
+  const first = Number(values["first-seed"]);
+  for (const method of methods) for (let seed = first; seed < first + seedsOf(method); seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   if (values.wall !== "no") jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const results: JobResult[] = [];
   let next = 0, done = 0;

@@ -322,6 +322,9 @@ describe("n-step rows shipped to the hybrid learner (actors.shipNStep)", () => {
     expect((algorithmOf(off, envSpace(off)).learnerConfig as DqnConfig).nStep).to.equal(1);
     const on = parseExperiment({ ...base, actors: { ...base.actors, shipNStep: true } });
     expect((algorithmOf(on, envSpace(on)).learnerConfig as DqnConfig).nStep).to.equal(3);
+    // Double DQN reaches the learner through agent.algorithm (only nStep is reset for 1-step rows).
+    const dbl = parseExperiment({ ...base, agent: { ...base.agent, algorithm: "double" } });
+    expect((algorithmOf(dbl, envSpace(dbl)).learnerConfig as DqnConfig)).to.deep.include({ algorithm: "double", nStep: 1 });
     const s = await runEmbedded(on, { writeMetrics: false, chunk: 10 });
     expect(s.learner!.accepted).to.be.greaterThan(2000);
     expect(s.learner!.updates).to.be.greaterThan(0);
