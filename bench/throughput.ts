@@ -252,7 +252,7 @@ async function main() {
   const { values } = parseArgs({ options: {
     levels: { type: "string", default: "1,2,4,8,16,32,64" }, seconds: { type: "string", default: "12" }, soak: { type: "string", default: "0" },
     workers: { type: "string", default: "" }, "workers-actors": { type: "string", default: "64" }, "soak-workers": { type: "string", default: "0" },
-    publisher: { type: "string" }, ids: { type: "string" }, pool: { type: "string", default: "320" }, fresh: { type: "boolean", default: false },
+    publisher: { type: "string" }, ids: { type: "string" }, pool: { type: "string", default: "320" }, fresh: { type: "boolean", default: false }, tag: { type: "string" },
   } });
   if (values.publisher) return publisher(values.publisher, values.ids!.split(","), Number(values.pool), values.fresh!);
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -291,8 +291,9 @@ Anchors: RLlib Ape-X 5.1k samples/s on 32 workers; the Ape-X paper ~53k frames/s
 
 Machine: ${JSON.stringify(machineInfo())}
 `;
-  writeText("throughput.md", md);
-  const path = writeResult("throughput", { batch: BATCH, window: WINDOW, seconds: Number(values.seconds), levels: results, scaling, soak, actorSpeeds: speeds, bestAcceptedPerSec: best, goal: { acceptedPerSec: 300000, met: best >= 300000 } });
+  const name = values.tag ? `throughput-${values.tag}` : "throughput";
+  writeText(`${name}.md`, md);
+  const path = writeResult(name, { batch: BATCH, window: WINDOW, seconds: Number(values.seconds), levels: results, scaling, soak, actorSpeeds: speeds, bestAcceptedPerSec: best, goal: { acceptedPerSec: 300000, met: best >= 300000 } });
   log(md);
   log(`wrote ${path}`);
 }
