@@ -268,7 +268,7 @@ async function main() {
   const speeds = [await actorSpeed("CartPole-v1", 20000), await actorSpeed("LunarLander-v3", 20000)];
   for (const s of speeds) log(`actor with local learning: ${s.env} ${Math.round(s.stepsPerSec)} env steps/s`);
   const all = [...results, ...scaling];
-  const best = Math.max(...all.map((r) => r.acceptedPerSec));
+  const best = Math.max(...all.map((r) => r.acceptedPerSec), soak?.acceptedPerSec ?? -Infinity);
   const fmt = (r: (typeof all)[number]) => `| ${r.actors} | ${r.workers} | ${Math.round(r.acceptedPerSec).toLocaleString("en")} | ${r.decodeFilterUsPerTransition.toFixed(2)} | ${r.natsBytesPerTransition.toFixed(1)} | ${r.sample64Ms.p50.toFixed(2)} / ${r.sample64Ms.p99.toFixed(2)} | ${r.updatesPerSec.toFixed(1)} | ${r.rssMB.length ? `${Math.min(...r.rssMB.map((x) => x[1]!))}–${Math.max(...r.rssMB.map((x) => x[1]!))}` : "–"} | ${r.workerRssMB.map(([, l]) => { const v = (l as number[][]).map((x) => x[1]!); return v.length ? `${Math.min(...v)}–${Math.max(...v)}` : "–"; }).join(", ") || "–"} | ${r.droppedMessages} | ${r.rejected} |`;
   const head = "| actors | ingest workers | accepted/s | decode+filter µs/transition | NATS B/transition | sample-64 p50 / p99 ms | learner updates/s | learner RSS MB | workers' RSS MB | dropped msgs | rejected |\n|---|---|---|---|---|---|---|---|---|---|---|";
   const soakRss = (xs: number[][]) => xs.map((x) => x[1]).join(", ");
