@@ -54,6 +54,21 @@ export class MemoryReplay implements ReplayStore {
     const dead = this.dead;
     let missing: Uint8Array | null = null;
     if (dead && this.deadCount > 0) for (let i = 0; i < slots.length; i++) if (dead[slots[i]!]) (missing ??= new Uint8Array(slots.length))[i] = 1;
+    if (missing) {
+      // An evicted row must not be trained on: stand in a copy of a valid one (as the Redis store does).
+      const m = missing;
+      const valid = m.findIndex((x) => x === 0);
+      if (valid < 0) throw new Error("replay holds no valid row among the prioritized slots (every one evicted)");
+      const d = this.obsDim;
+      for (let i = 0; i < slots.length; i++) if (m[i]) {
+        batch.obs.copyWithin(i * d, valid * d, valid * d + d);
+        batch.nextObs.copyWithin(i * d, valid * d, valid * d + d);
+        batch.actions[i] = batch.actions[valid]!;
+        batch.rewards[i] = batch.rewards[valid]!;
+        batch.terminated[i] = batch.terminated[valid]!;
+        batch.truncated[i] = batch.truncated[valid]!;
+      }
+    }
     return { batch, missing };
   }
   async size(): Promise<number> {

@@ -8,6 +8,10 @@ import { allocBatch, type TransitionBatch } from "../../core/batch";
 import { SumTree } from "../../core/sumtree";
 import { Random } from "../../core/random";
 import { MemoryReplay } from "../../transport/replay-memory";
+import { RedisReplay, replayKeys } from "../../transport/replay-redis";
+import { Redis } from "ioredis";
+import { REDIS_URL, uid } from "../runtime/bus.contract";
+import type { ReplayStore } from "../../core/replay";
 import { PrioritizedReplay } from "../../nodes/prioritized";
 import { huberLossGrad } from "../../algorithms/dqn/learning";
 import { DqnAgent } from "../../algorithms/dqn/agent";
@@ -106,6 +110,50 @@ describe("prioritized replay (proportional, over the memory replay)", () => {
     const noRows = { ...bare, kind: "memory", capacity: 4, obsDim: 4, rowsAt: undefined };
     expect(() => new PrioritizedReplay(noRows as never, { alpha: 0.6, beta: 0.4, betaSteps: 10, eps: 1e-3 })).to.throw(/rowsAt/);
   });
+});
+
+describe("rowsAt (rows by ring slot) on both replays, and prioritized replay over Redis", () => {
+  const clients: Redis[] = [];
+  const runs: string[] = [];
+  after(async () => {
+    const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+    for (const r of runs) {
+      const k = replayKeys(r);
+      await c.del(k.data, k.cursor, k.meta);
+    }
+    c.disconnect();
+    for (const x of clients) x.disconnect();
+  });
+  const stores: [string, () => Promise<ReplayStore>][] = [
+    ["memory", async () => new MemoryReplay(8, 4, 1)],
+    ["redis", async () => {
+      const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+      clients.push(c);
+      const run = `per${uid()}`;
+      runs.push(run);
+      return RedisReplay.open(c, { run, capacity: 8, obsDim: 4, seed: 3 });
+    }],
+  ];
+  for (const [name, open] of stores) {
+    it(`${name}: reads the rows of the given slots in order, flags evicted ones; PER draws only live rows`, async () => {
+      const store = await open();
+      await store.insert(rows(10)); // rows 0..9 in a ring of 8: slots 0,1 hold rows 8,9
+      const { batch, missing } = await store.rowsAt!(Int32Array.from([2, 0, 7, 1]));
+      expect(Array.from({ length: 4 }, (_, i) => batch.obs[i * 4])).to.deep.equal([2, 8, 7, 9]);
+      expect(missing).to.equal(null);
+      await store.evict([{ start: 7, end: 8 }]); // row 7, slot 7
+      const r = await store.rowsAt!(Int32Array.from([7, 3]));
+      expect(Array.from(r.missing!)).to.deep.equal([1, 0]);
+      expect(r.batch.obs[0]).to.equal(3); // the missing row is a copy of a valid one
+      const per = new PrioritizedReplay(store, { alpha: 1, beta: 0.4, betaSteps: 10, eps: 1e-3 }, 5);
+      await per.adoptExisting(); // the rows already held (a resumed replay) enter at the max priority
+      for (let k = 0; k < 10; k++) {
+        const d = await per.draw(8);
+        for (let i = 0; i < 8; i++) if (d.weights[i]! > 0) expect(d.batch.obs[i * 4]).to.not.equal(7);
+      }
+      expect(per.probability(7)).to.equal(0); // the evicted slot was found missing and zeroed
+    });
+  }
 });
 
 describe("importance-weighted DQN loss", () => {
