@@ -19,7 +19,12 @@ describe("config", () => {
     const e = parseExperiment({});
     expect(e.mode).to.equal("hybrid");
     expect(e.learner.tick).to.deep.equal({ ms: 500, steps: 100 });
-    expect(e.learner.filter).to.deep.equal({ name: "diversity", k: 32, theta: 0.15, reservoir: 4096 });
+    expect(e.learner.filter).to.deep.equal({ name: "diversity", k: 32, theta: 0.15, reservoir: 4096, standardize: false, acceptRate: 0 });
+    // #15's options default off: 1-step rows to the learner, uniform replay, no rate limit, the agent's own ε
+    expect(e.actors).to.deep.include({ shipNStep: false, blendSteps: 0 });
+    expect(e.actors.exploration.kind).to.equal("agent");
+    expect(e.learner.prioritized.enabled).to.equal(false);
+    expect(e.learner.rateLimit).to.deep.equal({ min: 0, max: 0 });
     expect(e.aggregator.interval.ms).to.equal(30_000);
     // α and the rule default per recipe (launch/recipes.ts): hybrid trust with α 0.5, fedavg fedavg with α 0
     expect(e.aggregator.alpha).to.equal(undefined);
