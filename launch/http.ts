@@ -8,7 +8,7 @@
  * It never takes the process down: bad requests get a 4xx, handler errors a 500, and a port in use
  * is one clear error at start (HttpPortInUse).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -95,24 +95,7 @@ export async function startHttp(metrics: RunMetrics, o: { port: number; host: st
       else res.destroy();
     });
   });
-  server.on("clientError", (_e, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      reject(e.code === "EADDRINUSE" || e.code === "EACCES" || e.code === "EADDRNOTAVAIL" ? new HttpPortInUse(o.host, o.port, e.code === "EADDRINUSE" ? "address already in use" : e.code) : e);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(o.port, o.host);
-  });
-  server.on("error", (e) => log(`http: ${(e as Error).message}`));
+  await listenOn(server, o.host, o.port, (cause) => new HttpPortInUse(o.host, o.port, cause), log, "http");
   const port = (server.address() as AddressInfo).port;
   const shown = o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
@@ -123,4 +106,30 @@ export async function startHttp(metrics: RunMetrics, o: { port: number; host: st
       server.closeAllConnections();
     }),
   };
+}
+
+/**
+ * Listens on host:port with the handling both of our servers share: a malformed request gets a bare
+ * 400 and closes, a port that cannot be had rejects with `inUse(cause)` (one clear line for the
+ * user), and later server errors are logged, never thrown.
+ */
+export async function listenOn(server: Server, host: string, port: number, inUse: (cause: string) => Error, log: (line: string) => void, tag: string): Promise<void> {
+  server.on("clientError", (_e, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      server.off("listening", onListening);
+      reject(e.code === "EADDRINUSE" || e.code === "EACCES" || e.code === "EADDRNOTAVAIL" ? inUse(e.code === "EADDRINUSE" ? "address already in use" : e.code) : e);
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve();
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
+  });
+  server.on("error", (e) => log(`${tag}: ${(e as Error).message}`));
 }

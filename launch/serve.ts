@@ -24,6 +24,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { listenOn } from "./http";
 import { Counter, Histogram, Registry } from "prom-client";
 import { z } from "zod";
 import { make, TimeLimit } from "../envs/index";
@@ -272,24 +273,7 @@ export async function startServe(o: ServeOptions): Promise<ServeServer> {
       send(res, "other", started, 500, json({ error: "internal error", field: null }));
     });
   });
-  server.on("clientError", (_e, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      reject(e.code === "EADDRINUSE" || e.code === "EACCES" || e.code === "EADDRNOTAVAIL" ? new ServePortInUse(o.host, o.port, e.code === "EADDRINUSE" ? "address already in use" : e.code) : e);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(o.port, o.host);
-  });
-  server.on("error", (e) => log(`serve: ${(e as Error).message}`));
+  await listenOn(server, o.host, o.port, (cause) => new ServePortInUse(o.host, o.port, cause), log, "serve");
   const port = (server.address() as AddressInfo).port;
   const shown = o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host.includes(":") ? `[${o.host}]` : o.host;
   return {
