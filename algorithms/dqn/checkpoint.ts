@@ -82,7 +82,11 @@ function joinWeightData(d: ArrayBuffer | ArrayBuffer[]): Uint8Array {
 /** Write `<dir>/model.json` + `<dir>/weights.bin` for the online network. */
 export async function saveLayersModel(net: QNetwork, params: Float32Array, dir: string): Promise<void> {
   await tf.ready(); // a registered-but-uninitialised backend (e.g. wasm just imported) would throw
-  const model = toLayersModel(net, params);
+  await writeModelFiles(toLayersModel(net, params), dir);
+}
+
+/** Writes a layers model as `<dir>/model.json` + `<dir>/weights.bin` (what tf.loadLayersModel reads) and disposes it. */
+export async function writeModelFiles(model: tf.LayersModel, dir: string): Promise<void> {
   try {
     await model.save(
       tf.io.withSaveHandler(async (art) => {

@@ -4,9 +4,10 @@
  * `tf.loadLayersModel` reads it back and its weights are the flat vector's, name for name.
  */
 import * as tf from "@tensorflow/tfjs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ActorCritic } from "./network";
+import { writeModelFiles } from "../dqn/checkpoint";
 
 /** Build a tf.LayersModel holding `params` (caller disposes it). Outputs: [logits, value]. */
 export function toLayersModel(net: ActorCritic, params: Float32Array): tf.LayersModel {
@@ -43,33 +44,10 @@ export function toLayersModel(net: ActorCritic, params: Float32Array): tf.Layers
   return model;
 }
 
-function joinWeightData(d: ArrayBuffer | ArrayBuffer[]): Uint8Array {
-  if (!Array.isArray(d)) return new Uint8Array(d);
-  return Buffer.concat(d.map((b) => new Uint8Array(b)));
-}
-
 /** Write `<dir>/model.json` + `<dir>/weights.bin`. */
 export async function saveActorCritic(net: ActorCritic, params: Float32Array, dir: string): Promise<void> {
   await tf.ready();
-  const model = toLayersModel(net, params);
-  try {
-    await model.save(
-      tf.io.withSaveHandler(async (art) => {
-        const json = {
-          format: "layers-model",
-          generatedBy: `fedrl (TensorFlow.js tfjs-layers v${tf.version_layers})`,
-          convertedBy: null,
-          modelTopology: art.modelTopology,
-          weightsManifest: [{ paths: ["weights.bin"], weights: art.weightSpecs }],
-        };
-        await writeFile(join(dir, "model.json"), JSON.stringify(json));
-        await writeFile(join(dir, "weights.bin"), joinWeightData(art.weightData as ArrayBuffer | ArrayBuffer[]));
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-      }),
-    );
-  } finally {
-    model.dispose();
-  }
+  await writeModelFiles(toLayersModel(net, params), dir);
 }
 
 /** The flat parameters (in `net`'s layout order) from model.json + weights.bin, without tensors; every weight checked by name and size. */
