@@ -112,7 +112,7 @@ interface Phase { name: string; batch: number; connections?: number; rate?: numb
 
 function summary(name: string, batch: number, lat: number[], errors: number, seconds: number, extra: Partial<Phase>): Phase {
   const rps = lat.length / seconds;
-  return { name, batch, ...extra, seconds: round(seconds, 2), requests: lat.length, errors, rps: round(rps, 1), rowsPerSec: round(rps * batch, 0), p50: round(percentile(lat, 50)), p90: round(percentile(lat, 90)), p99: round(percentile(lat, 99)), max: round(Math.max(...lat)) };
+  return { name, batch, ...extra, seconds: round(seconds, 2), requests: lat.length, errors, rps: round(rps, 1), rowsPerSec: round(rps * batch, 0), p50: round(percentile(lat, 50)), p90: round(percentile(lat, 90)), p99: round(percentile(lat, 99)), max: round(lat.reduce((m, x) => (x > m ? x : m), -Infinity)) };
 }
 
 /** `connections` loops, each posting its next body when the last answer is in, for `seconds`; latencies in ms. */
