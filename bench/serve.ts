@@ -110,6 +110,9 @@ function post(url: URL, body: Buffer): Promise<number> {
 interface Quantiles { p50: number; p90?: number; p99: number; max: number }
 interface Phase { name: string; batch: number; connections?: number; rate?: number; seconds: number; requests: number; errors: number; rps: number; rowsPerSec: number; p50: number; p90: number; p99: number; max: number; fromSend?: Quantiles; sendLag?: Quantiles; driverLoopDelay?: Quantiles; server?: Record<string, number>; loadavg1?: number; serverCpuShare?: number }
 
+/** The largest value, without spreading (100k+ samples overflow the call stack). */
+const maxOf = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
+
 function summary(name: string, batch: number, lat: number[], errors: number, seconds: number, extra: Partial<Phase>): Phase {
   const rps = lat.length / seconds;
   return { name, batch, ...extra, seconds: round(seconds, 2), requests: lat.length, errors, rps: round(rps, 1), rowsPerSec: round(rps * batch, 0), p50: round(percentile(lat, 50)), p90: round(percentile(lat, 90)), p99: round(percentile(lat, 99)), max: round(lat.reduce((m, x) => (x > m ? x : m), -Infinity)) };
@@ -244,8 +247,8 @@ async function main(): Promise<void> {
       const after = await serverHistogram(url);
       const open = summary(`open loop, batch 1, ${RATE} req/s (run ${k} of ${OPEN_RUNS})`, 1, o.fromDue, o.errors, o.elapsed, {
         rate: RATE,
-        fromSend: { p50: round(percentile(o.fromSend, 50)), p90: round(percentile(o.fromSend, 90)), p99: round(percentile(o.fromSend, 99)), max: round(Math.max(...o.fromSend)) },
-        sendLag: { p50: round(percentile(o.sendLag, 50)), p99: round(percentile(o.sendLag, 99)), max: round(Math.max(...o.sendLag)) },
+        fromSend: { p50: round(percentile(o.fromSend, 50)), p90: round(percentile(o.fromSend, 90)), p99: round(percentile(o.fromSend, 99)), max: round(maxOf(o.fromSend)) },
+        sendLag: { p50: round(percentile(o.sendLag, 50)), p99: round(percentile(o.sendLag, 99)), max: round(maxOf(o.sendLag)) },
         driverLoopDelay: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
         server: { p50AtMostMs: bucketQuantile(before, after, 0.5), p99AtMostMs: bucketQuantile(before, after, 0.99) },
         loadavg1: round(loadavg()[0]!, 2),
