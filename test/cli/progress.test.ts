@@ -105,7 +105,8 @@ function underPty(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numbe
     delete env.NATS_URL;
     delete env.REDIS_URL;
     const { code, out } = await underPty(["run", "--config", "configs/cartpole-local.yaml", "--set", `runDir=${join(dir, "run")}`,
-      "--set", "budget.stepsPerActor=6000", "--set", "actors.count=1", "--set", "eval.episodes=1"], env);
+      "--set", "budget.stepsPerActor=30000", "--set", "actors.count=1", "--set", "eval.episodes=1"], env);
+    // 30k steps: several seconds even on a quiet machine (6k finished in 0.7 s, before the first redraw).
     expect(code, out).to.equal(0);
     check(out);
     expect(out).to.match(/(\n|\x1b\[K)done in [\d.]+ s/);
