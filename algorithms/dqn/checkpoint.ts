@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { ParamLayout } from "../../core/params";
 import type { QNetwork } from "./network";
 
 function slices(net: QNetwork, p: Float32Array): Map<string, { shape: number[]; data: Float32Array }> {
@@ -127,8 +128,11 @@ export function dirHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-/** Read the online parameters (in `net`'s layout order) back from model.json + weights.bin, without tensors. */
-export async function loadLayersParams(net: QNetwork, dir: string): Promise<Float32Array> {
+/**
+ * The flat parameters (in `net`'s layout order) from model.json + weights.bin, without tensors;
+ * every weight checked by name and size. Any network with a layout reads this way (DQN, PPO).
+ */
+export async function loadLayersParams(net: { size: number; layout: ParamLayout }, dir: string): Promise<Float32Array> {
   const json = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
   const manifest = json.weightsManifest as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
   const bin = Buffer.concat(await Promise.all(manifest.flatMap((g) => g.paths.map((p) => readFile(join(dir, p))))));
@@ -137,6 +141,7 @@ export async function loadLayersParams(net: QNetwork, dir: string): Promise<Floa
   for (const spec of manifest.flatMap((g) => g.weights)) {
     if (spec.dtype !== "float32") throw new Error(`checkpoint weight ${spec.name}: dtype ${spec.dtype} unsupported`);
     const n = spec.shape.reduce((a, b) => a * b, 1);
+    if (o + 4 * n > bin.length) throw new Error(`checkpoint ${dir}: weights.bin is shorter than its manifest`);
     byName.set(spec.name, new Float32Array(bin.buffer.slice(bin.byteOffset + o, bin.byteOffset + o + 4 * n)));
     o += 4 * n;
   }

@@ -297,14 +297,7 @@ export class QNetwork {
     if (this.out) {
       denseBackward(p, g, this.out, last, B, dQ, dLast, ws.xT, ws.zT);
     } else {
-      const A = this.spec.numActions;
-      for (let r = 0; r < B; r++) {
-        let s = 0;
-        for (let j = 0; j < A; j++) s += dQ[r * A + j]!;
-        ws.dv[r] = s;
-        const m = s / A;
-        for (let j = 0; j < A; j++) ws.da[r * A + j] = dQ[r * A + j]! - m;
-      }
+      this.duelingSplit(dQ, B, ws);
       const H = this.value!.inDim;
       denseBackward(p, g, this.value!, last, B, ws.dv, dLast, ws.xT, ws.zT);
       const tmp = ws.tmp;
@@ -317,6 +310,18 @@ export class QNetwork {
       const n = B * this.trunk[l]!.outDim;
       for (let i = 0; i < n; i++) if (h[i]! <= 0) dh[i] = 0;
       denseBackward(p, g, this.trunk[l]!, l === 0 ? x : ws.h[l - 1]!, B, dh, l === 0 ? null : ws.dh[l - 1]!, ws.xT, ws.zT);
+    }
+  }
+
+  /** Q = V + A − mean(A): the gradient dQ splits into dV = Σ_j dQ_j (ws.dv) and dA = dQ − mean(dQ) (ws.da). */
+  private duelingSplit(dQ: Float32Array, B: number, ws: Workspace): void {
+    const A = this.spec.numActions;
+    for (let r = 0; r < B; r++) {
+      let s = 0;
+      for (let j = 0; j < A; j++) s += dQ[r * A + j]!;
+      ws.dv[r] = s;
+      const m = s / A;
+      for (let j = 0; j < A; j++) ws.da[r * A + j] = dQ[r * A + j]! - m;
     }
   }
 
@@ -333,14 +338,7 @@ export class QNetwork {
     if (this.out) {
       denseInputGrad(p, this.out, B, dQ, dLast);
     } else {
-      const A = this.spec.numActions;
-      for (let r = 0; r < B; r++) {
-        let s = 0;
-        for (let j = 0; j < A; j++) s += dQ[r * A + j]!;
-        ws.dv[r] = s;
-        const m = s / A;
-        for (let j = 0; j < A; j++) ws.da[r * A + j] = dQ[r * A + j]! - m;
-      }
+      this.duelingSplit(dQ, B, ws);
       denseInputGrad(p, this.value!, B, ws.dv, dLast);
       denseInputGrad(p, this.adv!, B, ws.da, ws.tmp);
       const n = B * this.value!.inDim;

@@ -12,7 +12,8 @@ import type { Transition } from "../../core/batch";
 import type { ParamLayout } from "../../core/params";
 import { Random } from "../../core/random";
 import { adamStep, clipGradNorm, type AdamState } from "../dqn/learning";
-import { loadActorCriticParams, saveActorCritic } from "./checkpoint";
+import { saveActorCritic } from "./checkpoint";
+import { loadLayersParams } from "../dqn/checkpoint";
 import { parsePpoConfig, type PpoConfig, type PpoConfigInput } from "./config";
 import { allocMinibatch, gae, logSoftmax, normalize, ppoLoss, type Minibatch } from "./learning";
 import { ActorCritic, type ActorCriticWorkspace } from "./network";
@@ -331,7 +332,7 @@ export class PpoAgent implements Agent {
       if (a.length !== this.net.size) throw new Error(`checkpoint ${dir}: ${name} has ${a.length} floats, expected ${this.net.size}`);
       return a;
     };
-    this.setParameters(await loadActorCriticParams(this.net, dir));
+    this.setParameters(await loadLayersParams(this.net, dir));
     this.adam.m.set(await readF32("adam_m.bin"));
     this.adam.v.set(await readF32("adam_v.bin"));
     this.adam.t = s.adamStep;

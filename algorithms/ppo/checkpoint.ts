@@ -4,8 +4,6 @@
  * `tf.loadLayersModel` reads it back and its weights are the flat vector's, name for name.
  */
 import * as tf from "@tensorflow/tfjs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { ActorCritic } from "./network";
 import { writeModelFiles } from "../dqn/checkpoint";
 
@@ -50,28 +48,3 @@ export async function saveActorCritic(net: ActorCritic, params: Float32Array, di
   await writeModelFiles(toLayersModel(net, params), dir);
 }
 
-/** The flat parameters (in `net`'s layout order) from model.json + weights.bin, without tensors; every weight checked by name and size. */
-export async function loadActorCriticParams(net: ActorCritic, dir: string): Promise<Float32Array> {
-  const json = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
-  const manifest = json.weightsManifest as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
-  const bin = Buffer.concat(await Promise.all(manifest.flatMap((g) => g.paths.map((p) => readFile(join(dir, p))))));
-  const byName = new Map<string, Float32Array>();
-  let o = 0;
-  for (const spec of manifest.flatMap((g) => g.weights)) {
-    if (spec.dtype !== "float32") throw new Error(`checkpoint weight ${spec.name}: dtype ${spec.dtype} unsupported`);
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    if (o + 4 * n > bin.length) throw new Error(`checkpoint ${dir}: weights.bin is shorter than its manifest`);
-    byName.set(spec.name, new Float32Array(bin.buffer.slice(bin.byteOffset + o, bin.byteOffset + o + 4 * n)));
-    o += 4 * n;
-  }
-  const out = new Float32Array(net.size);
-  let p = 0;
-  for (const e of net.layout.entries) {
-    const d = byName.get(e.name);
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (!d || d.length !== n) throw new Error(`checkpoint ${dir}: weight ${e.name} missing or wrong size`);
-    out.set(d, p);
-    p += n;
-  }
-  return out;
-}
