@@ -38,7 +38,9 @@ export function newRun(exp: Experiment, command: string, now = new Date()): Expe
     out.run = `${exp.run.slice(0, 48)}-${s}`;
     dir = `runs/${out.run}`;
   }
-  for (let k = 2; holdsRun(dir); k++) dir = `${dir.replace(/-\d+$/, "")}-${k}`;
+  // Two runs in the same second: -2, -3 … after the stamp (stripping a trailing number would cut the stamp's time).
+  const base = dir;
+  for (let k = 2; holdsRun(dir); k++) dir = `${base}-${k}`;
   out.runDir = dir;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "config.json"), JSON.stringify(out, null, 2));

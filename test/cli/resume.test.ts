@@ -3,6 +3,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseExperiment } from "../../launch/config";
+import { newRun } from "../../launch/rundir";
 
 const env = { ...process.env, NATS_URL: "", REDIS_URL: "" };
 const fedrl = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [join(process.cwd(), "bin/fedrl.mjs"), ...args], { encoding: "utf8", env, cwd });
@@ -51,6 +53,13 @@ describe("checkpoints and --resume", function () {
     expect(sh.eval).to.deep.equal(sf.eval);
     expect(sh.curve).to.deep.equal(sf.curve);
     expect(sh.actors.map((a: { lastReturns: number[] }) => a.lastReturns)).to.deep.equal(sf.actors.map((a: { lastReturns: number[] }) => a.lastReturns));
+  });
+
+  it("runs started in the same second get -2, -3 after the full time stamp", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "fedrl-rundir-")), "r");
+    const now = new Date("2026-11-24T04:05:06Z");
+    const dirs = [0, 1, 2].map(() => newRun(parseExperiment({ runDir: dir }), "run", now).runDir);
+    expect(dirs).to.deep.equal([dir, `${dir}-20261124-040506`, `${dir}-20261124-040506-2`]);
   });
 
   it("a rerun never overwrites a run folder; a finished run resumed says so and exits 0", () => {
