@@ -14,6 +14,7 @@
  *
  *   npm run bench:configs [-- --only cartpole,lunarlander-hybrid] [--seeds 0,1,2] [--jobs 2] [--full]
  *   npm run bench:configs -- --config /tmp/candidate.yaml --seeds 0,1,2 --tag candidate
+ *   npm run bench:configs -- --only cartpole-hybrid --set actors.merge=replace --seeds 0,1,2 --tag probe
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -26,7 +27,7 @@ import { machineInfo, RESULTS_DIR, runInChild, writeResult, writeText } from "./
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
-interface Cell { config: string; seed: number; full: boolean }
+interface Cell { config: string; seed: number; full: boolean; /** `--set` overrides (probes of a config; shown in the table). */ sets: string[] }
 
 interface CellResult extends Cell {
   /** sha256 of the config file's text when it ran (first 12 hex digits). */
@@ -48,7 +49,7 @@ const hashOf = (path: string) => createHash("sha256").update(readFileSync(path))
 async function runCell(cell: Cell): Promise<CellResult> {
   const path = join(ROOT, cell.config);
   const configHash = hashOf(path);
-  const exp = loadExperiment(path, [`seed=${cell.seed}`, "clock=steps", `runDir=/tmp/fedrl-bench-configs/${basename(cell.config, ".yaml")}-${cell.seed}`, `budget.stopAtTarget=${!cell.full}`], {});
+  const exp = loadExperiment(path, [`seed=${cell.seed}`, "clock=steps", `runDir=/tmp/fedrl-bench-configs/${basename(cell.config, ".yaml")}-${cell.seed}`, `budget.stopAtTarget=${!cell.full}`, ...(cell.sets ?? [])], {});
   const t0 = Date.now();
   let last = 0;
   const s = await runEmbedded(exp, {
@@ -78,7 +79,7 @@ function report(name: string, results: CellResult[], partial: string | null): st
     const outcome = r.solved === null
       ? (r.detection ? `F1 ${r.detection.f1}, ROC-AUC ${r.detection.rocAuc}, FPR ${r.detection.fpr}, worst site F1 ${r.detection.worstSiteF1}` : "no detection probe")
       : r.solved ? `**yes**: ${r.reached!.episodesPerActor} ep, ${r.reached!.stepsPerActor} steps/actor` : "**no**";
-    return `| ${r.config}${stale(r) ? " (stale: file changed since)" : ""} | ${r.mode} ${r.algorithm}, ${r.actors} actor${r.actors > 1 ? "s" : ""} | ${r.seed} | ${r.stepsPerActor} | ${task} | ${outcome} | ${r.finalMeanPerActor.join(" / ")} | ${r.eval.mean} ± ${r.eval.std} | ${r.wallSeconds} |`;
+    return `| ${r.config}${r.sets?.length ? ` ${r.sets.map((x) => `\`${x}\``).join(" ")}` : ""}${stale(r) ? " (stale: file changed since)" : ""} | ${r.mode} ${r.algorithm}, ${r.actors} actor${r.actors > 1 ? "s" : ""} | ${r.seed} | ${r.stepsPerActor} | ${task} | ${outcome} | ${r.finalMeanPerActor.join(" / ")} | ${r.eval.mean} ± ${r.eval.std} | ${r.wallSeconds} |`;
   });
   const withTarget = sorted.filter((r) => r.solved !== null && !stale(r));
   const md = [
@@ -101,7 +102,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       only: { type: "string" }, seeds: { type: "string" }, jobs: { type: "string", default: "2" }, full: { type: "boolean", default: false },
-      config: { type: "string", multiple: true }, tag: { type: "string" }, job: { type: "string" },
+      config: { type: "string", multiple: true }, set: { type: "string", multiple: true }, tag: { type: "string" }, job: { type: "string" },
     },
   });
   if (values.job) {
@@ -118,11 +119,11 @@ async function main() {
   const cells: Cell[] = [];
   for (const config of configs) {
     const seeds = values.seeds?.split(",").map(Number) ?? [loadExperiment(join(ROOT, config), [], {}).seed];
-    for (const seed of seeds) cells.push({ config, seed, full: values.full! });
+    for (const seed of seeds) cells.push({ config, seed, full: values.full!, sets: values.set ?? [] });
   }
   const name = `configs${values.tag ? `-${values.tag}` : ""}`;
   const file = join(RESULTS_DIR, `${name}.json`);
-  const key = (c: Cell) => `${c.config}#${c.seed}`;
+  const key = (c: Cell) => `${c.config}#${c.seed}#${(c.sets ?? []).join(" ")}`;
   const results: CellResult[] = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { results: CellResult[] }).results : [];
   const t0 = Date.now();
   let next = 0, done = 0;

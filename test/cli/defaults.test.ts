@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ENV_DEFAULTS, defaultRun, localDefaults } from "../../launch/defaults";
 import { loadExperiment, parseExperiment } from "../../launch/config";
@@ -33,9 +35,11 @@ describe("per-env defaults (launch/defaults.ts)", () => {
     expect(set.agent.lr).to.equal(0.002);
     expect(set.agent.nStep).to.equal(ENV_DEFAULTS["CartPole-v1"]!.agent.nStep);
     expect(set.budget).to.include({ stepsPerActor: 1000, episodesPerActor: 500 });
-    const file = trainLocalExperiment({ config: join(process.cwd(), "configs/cartpole-local.yaml"), sets: [] });
-    expect(file.agent).to.not.have.property("nStep");
-    expect(file.agent.lr).to.equal(0.001);
+    // --config replaces the table: the file's agent keys, nothing of ENV_DEFAULTS
+    const cfg = join(mkdtempSync(join(tmpdir(), "fedrl-defaults-")), "local.yaml");
+    writeFileSync(cfg, "mode: local\nenv: { id: CartPole-v1 }\nagent: { lr: 0.001 }\nbudget: { stepsPerActor: 1000 }\n");
+    const file = trainLocalExperiment({ config: cfg, sets: [] });
+    expect(file.agent).to.deep.equal({ lr: 0.001 });
   });
 
   it("fedrl run with no --config is the CartPole hybrid with a budget on the CartPole defaults", () => {

@@ -105,8 +105,9 @@ function underPty(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numbe
     delete env.NATS_URL;
     delete env.REDIS_URL;
     const { code, out } = await underPty(["run", "--config", "configs/cartpole-local.yaml", "--set", `runDir=${join(dir, "run")}`,
-      "--set", "budget.stepsPerActor=30000", "--set", "actors.count=1", "--set", "eval.episodes=1"], env);
-    // 30k steps: several seconds even on a quiet machine (6k finished in 0.7 s, before the first redraw).
+      "--set", "budget.stepsPerActor=30000", "--set", "actors.count=1", "--set", "eval.episodes=1", "--set", "agent.engine=js"], env);
+    // 30k steps on the plain-JS engine: several seconds even on a quiet machine (6k finished in 0.7 s,
+    // before the first redraw; the config's WebAssembly kernel would be done in about a second).
     expect(code, out).to.equal(0);
     check(out);
     expect(out).to.match(/(\n|\x1b\[K)done in [\d.]+ s/);
@@ -116,7 +117,8 @@ function underPty(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numbe
     const dir = mkdtempSync(join(tmpdir(), "fedrl-pty-"));
     const run = `pty${process.pid}${Date.now() % 100000}`;
     const { code, out } = await underPty(["run", "--config", "configs/cartpole-hybrid.yaml", "--set", `run=${run}`, "--set", `runDir=${join(dir, "run")}`,
-      "--set", "budget.stepsPerActor=5000", "--set", "actors.count=1", "--set", "eval.episodes=1", "--set", "learner.replay.capacity=20000"],
+      "--set", "budget.stepsPerActor=5000", "--set", "actors.count=1", "--set", "eval.episodes=1", "--set", "learner.replay.capacity=20000",
+      "--set", "agent.engine=js"],
       { ...process.env, NATS_URL: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379" });
     expect(code, out).to.equal(0);
     const drawn = check(out);
