@@ -137,6 +137,8 @@ async function main() {
         process.stderr.write(`${cell.config} seed ${cell.seed}: ${(e as Error).message}\n`);
         continue;
       }
+      // Re-read before merging: another invocation may have written cells since this one started.
+      if (existsSync(file)) for (const x of (JSON.parse(readFileSync(file, "utf8")) as { results: CellResult[] }).results) if (!results.some((y) => key(y) === key(x))) results.push(x);
       const i = results.findIndex((x) => key(x) === key(r));
       if (i >= 0) results[i] = r; else results.push(r);
       done++;

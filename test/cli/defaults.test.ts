@@ -46,10 +46,17 @@ describe("per-env defaults (launch/defaults.ts)", () => {
     const e = loadExperiment(undefined, [], {});
     expect(e).to.deep.include({ mode: "hybrid", run: "cartpole-hybrid" });
     expect(e.env.id).to.equal("CartPole-v1");
-    expect(e.agent).to.deep.equal(ENV_DEFAULTS["CartPole-v1"]!.agent);
-    expect(e.budget.stepsPerActor).to.be.greaterThan(0);
-    expect(e.budget.targetReturn).to.equal(475);
+    expect(e.agent).to.deep.equal({ ...ENV_DEFAULTS["CartPole-v1"]!.agent, ...ENV_DEFAULTS["CartPole-v1"]!.hybrid!.agent });
+    expect(e.budget).to.include({ stepsPerActor: 150_000, targetReturn: 475, stopAtTarget: true });
+    expect(e.actors.shipNStep).to.equal(true); // the learner learns the agent's 3-step returns too
     expect(loadExperiment(undefined, ["env.id=LunarLander-v3"], {}).agent).to.deep.equal(ENV_DEFAULTS["LunarLander-v3"]!.agent);
+  });
+
+  it("fedrl run with no --config is configs/cartpole-hybrid.yaml (what bench:configs measured)", () => {
+    const file = loadExperiment(join(process.cwd(), "configs/cartpole-hybrid.yaml"), [], {});
+    const none = loadExperiment(undefined, [], {});
+    // the file runs its whole budget unless told to stop; everything else is the same run
+    expect({ ...none, budget: { ...none.budget, stopAtTarget: false } }).to.deep.equal(file);
   });
 
   it("leaves the schema's defaults (the golden runs' base) alone", () => {
