@@ -9,9 +9,10 @@
  * counters (blocked / forced / behind), env steps per second per actor, learner updates per second,
  * the actors' final mean-100 and the global model's greedy eval.
  *
- * Cells: the config as shipped (its replayRatio with a per-tick cap); `starved` — the per-tick cap
- * cut to 20 so the learner falls behind the actors; `starved+limit` — the same with rateLimit
- * {min, max} around the config's ratio; `eager` — replayRatio ×4 (over-sampling); `eager+limit`.
+ * Cells: the config without a limiter (its replayRatio with a per-tick cap), with [min, max] = 0.8–1.2×
+ * its ratio, and with that plus insertSlack (as shipped); `starved` — the per-tick cap cut to 20 so
+ * the learner falls behind the actors, then ± limit, ± insertSlack (inserts wait: the actors slow
+ * down); `eager` — replayRatio ×4 (over-sampling), ± limit.
  *
  *   npm run bench:ratelimit [-- --seconds 60] [--cells shipped,starved,starved+limit]
  */
@@ -30,13 +31,17 @@ interface Cell { name: string; seconds: number; sets: string[] }
 function cellsFor(seconds: number): Cell[] {
   const base = loadExperiment(CONFIG, [], {});
   const ratio = base.learner.replayRatio;
-  const limit = `learner.rateLimit={min: ${+(0.8 * ratio).toFixed(3)}, max: ${+(1.2 * ratio).toFixed(3)}}`;
+  const bounds = (slack: number) => `learner.rateLimit={min: ${+(0.8 * ratio).toFixed(3)}, max: ${+(1.2 * ratio).toFixed(3)}, insertSlack: ${slack}}`;
+  const slack = 10 * base.learner.updatesPerTick;
+  const limit = bounds(0), held = bounds(slack), off = "learner.rateLimit={min: 0, max: 0, insertSlack: 0}";
   return [
-    { name: "shipped", seconds, sets: [] },
-    { name: "shipped+limit", seconds, sets: [limit] },
-    { name: "starved", seconds, sets: ["learner.updatesPerTick=20"] },
+    { name: "no limit", seconds, sets: [off] },
+    { name: "limit", seconds, sets: [limit] },
+    { name: "limit+slack (shipped)", seconds, sets: [held] },
+    { name: "starved", seconds, sets: [off, "learner.updatesPerTick=20"] },
     { name: "starved+limit", seconds, sets: ["learner.updatesPerTick=20", limit] },
-    { name: "eager", seconds, sets: [`learner.replayRatio=${4 * ratio}`, `learner.updatesPerTick=${4 * base.learner.updatesPerTick}`] },
+    { name: "starved+limit+slack", seconds, sets: ["learner.updatesPerTick=20", bounds(200)] },
+    { name: "eager", seconds, sets: [off, `learner.replayRatio=${4 * ratio}`, `learner.updatesPerTick=${4 * base.learner.updatesPerTick}`] },
     { name: "eager+limit", seconds, sets: [`learner.replayRatio=${4 * ratio}`, `learner.updatesPerTick=${4 * base.learner.updatesPerTick}`, limit] },
   ];
 }
@@ -92,9 +97,9 @@ async function main() {
     `Each cell ${values.seconds} s on the wall clock, one process (actors, learner, aggregator share one thread), one cell at a time.`,
     "Ratio = learner gradient steps / transitions inserted since training began, at every publish; the limiter keeps it in [min, max]",
     "(blocked: updates a tick skipped above max; forced: extra updates below min, up to 10× updatesPerTick per tick; behind: what was still owed).", "",
-    "| cell | replayRatio / cap per tick | rateLimit | ratio median (p10–p90) | final ratio | blocked / forced / behind | env steps/s per actor | learner updates/s | final mean-100 per actor | greedy eval |",
+    "| cell | replayRatio / cap per tick | rateLimit | ratio median (p10–p90) | final ratio | blocked / forced / behind / inserts held | env steps/s per actor | learner updates/s | final mean-100 per actor | greedy eval |",
     "|---|---|---|---|---|---|---|---|---|---|",
-    ...results.map((r) => `| ${r.name} | ${r.learner.replayRatio} / ${r.learner.updatesPerTick} | ${r.learner.rateLimit ? `[${r.learner.rateLimit.min}, ${r.learner.rateLimit.max}]` : "off"} | ${f(r.ratio.median)} (${f(r.ratio.p10)}–${f(r.ratio.p90)}) | ${f(r.ratio.final)} | ${r.limiter ? `${r.limiter.blocked} / ${r.limiter.forced} / ${r.limiter.behind}` : "—"} | ${r.envStepsPerSecPerActor.toFixed(0)} | ${r.learnerUpdatesPerSec.toFixed(0)} | ${r.finalMean100.map((x) => x.toFixed(1)).join(" / ")} | ${r.eval.mean.toFixed(1)} ± ${r.eval.std.toFixed(1)} |`),
+    ...results.map((r) => `| ${r.name} | ${r.learner.replayRatio} / ${r.learner.updatesPerTick} | ${r.learner.rateLimit && (r.learner.rateLimit.min > 0 || r.learner.rateLimit.max > 0) ? `[${r.learner.rateLimit.min}, ${r.learner.rateLimit.max}]${r.learner.rateLimit.insertSlack ? `, slack ${r.learner.rateLimit.insertSlack}` : ""}` : "off"} | ${f(r.ratio.median)} (${f(r.ratio.p10)}–${f(r.ratio.p90)}) | ${f(r.ratio.final)} | ${r.limiter ? `${r.limiter.blocked} / ${r.limiter.forced} / ${r.limiter.behind} / ${r.limiter.insertsHeld}` : "—"} | ${r.envStepsPerSecPerActor.toFixed(0)} | ${r.learnerUpdatesPerSec.toFixed(0)} | ${r.finalMean100.map((x) => x.toFixed(1)).join(" / ")} | ${r.eval.mean.toFixed(1)} ± ${r.eval.std.toFixed(1)} |`),
     "", `Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(" / ")}. Machine: ${JSON.stringify(machineInfo())}.`, "",
   ].join("\n");
   writeText("ratelimit-CartPole-v1.md", md);

@@ -20,6 +20,17 @@ export class CodecError extends Error {
   }
 }
 
+/**
+ * Thrown by a batch handler that cannot take a valid batch now (not a refusal): the link answers
+ * RETRY, so the sender keeps the batch, backs off and resends — back-pressure on the producers.
+ */
+export class Backpressure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "Backpressure";
+  }
+}
+
 /** The bucket of sources beyond RejectionCounter's cap. */
 export const OTHER_SOURCES = "(other)";
 

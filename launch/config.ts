@@ -122,10 +122,17 @@ export const ExperimentSchema = z.strictObject({
       betaSteps: z.number().int().positive().default(100_000),
       eps: z.number().positive().default(1e-3),
     }).prefault({}),
-    /** Sample:insert rate limiter: gradient steps per inserted transition kept within [min, max] (0 = that side off). */
+    /**
+     * Sample:insert rate limiter: gradient steps per inserted transition kept within [min, max] (0 = that
+     * side off). Below min a tick makes up to 10× updatesPerTick; when the learner still owes more than
+     * `insertSlack` updates, new transition batches are answered RETRY (the actors back off and resend:
+     * the learner cannot fall behind unboundedly). 0 = never hold inserts back. The learner's ingest only
+     * (ingest workers insert on their own).
+     */
     rateLimit: z.strictObject({
       min: z.number().nonnegative().default(0),
       max: z.number().nonnegative().default(0),
+      insertSlack: z.number().int().nonnegative().default(0),
     }).prefault({}),
     /**
      * Ingest workers (\`fedrl ingest\`, hybrid over NATS + Redis): decode, bounds, trust gate, filter

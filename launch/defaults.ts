@@ -90,7 +90,8 @@ export function defaultRun(envId = "CartPole-v1"): Record<string, unknown> {
     run: `${slug(envId)}-hybrid`, mode: "hybrid", env: { id: envId },
     actors: { count: 3, batchSteps: 200, weights: { ms: 15_000, steps: 3000 }, merge: "blend", blendBeta: 0.5, shipNStep: true },
     learner: {
-      tick: { ms: 500, steps: 100 }, replayRatio: 0.5, updatesPerTick: 300, publish: { ms: 5000, steps: 1000 }, warmup: 1000,
+      tick: { ms: 500, steps: 100 }, replayRatio: 0.5, updatesPerTick: 300, rateLimit: { min: 0.4, max: 0.6, insertSlack: 3000 },
+      publish: { ms: 5000, steps: 1000 }, warmup: 1000,
       replay: { capacity: 100_000 }, filter: { name: "diversity", k: 32, theta: 0.15 },
     },
     aggregator: { interval: { ms: 30_000, steps: 6000 }, alpha: 0.5, rule: "trust", staleAfter: { ms: 90_000, steps: 18_000 } },

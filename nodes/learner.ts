@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Agent } from "../core/agent";
 import type { TransitionBatch } from "../core/batch";
 import type { Clock, Period, Timer } from "../core/clock";
-import type { RejectionCounter } from "../core/errors";
+import { Backpressure, type RejectionCounter } from "../core/errors";
 import type { ServerLink } from "../core/links";
 import type { ReplayStore, RowRange } from "../core/replay";
 import type { TransitionLimits } from "../federation/bounds";
@@ -37,10 +37,11 @@ export interface LearnerConfig {
   /**
    * Sample:insert rate limiter (Reverb's idea): gradient steps per transition inserted since
    * training began kept within [min, max] (0 = that side off). Above max a tick makes fewer
-   * updates (no over-sampling of stale data); below min it makes more, up to 10× updatesPerTick
-   * (it does not fall behind unboundedly). Counted in stats().rateLimit.
+   * updates (no over-sampling of stale data); below min it makes more, up to 10× updatesPerTick,
+   * and with `insertSlack` > 0 it answers new batches RETRY while it owes more than that many updates
+   * (inserts wait: it does not fall behind unboundedly). Counted in stats().rateLimit.
    */
-  rateLimit?: { min: number; max: number };
+  rateLimit?: { min: number; max: number; insertSlack?: number };
 }
 
 export interface LearnerDeps {
@@ -106,6 +107,8 @@ interface RateLimitCounters {
   forced: number;
   /** Updates the min bound still wanted after a tick's catch-up cap (summed over ticks). */
   behind: number;
+  /** Batches answered RETRY because the learner owed more than insertSlack updates. */
+  insertsHeld?: number;
 }
 
 export class Learner {
@@ -123,7 +126,7 @@ export class Learner {
   nonFiniteTicks = 0;
   private timer: Timer | null = null;
   private readonly learn: (b: TransitionBatch, weights?: Float32Array) => { loss: number };
-  private readonly rate: RateLimitCounters = { insertedAtStart: null, updatesAtStart: null, blocked: 0, forced: 0, behind: 0 };
+  private readonly rate: RateLimitCounters = { insertedAtStart: null, updatesAtStart: null, blocked: 0, forced: 0, behind: 0, insertsHeld: 0 };
   /** Prioritized replay: importance weights applied (the agent takes row weights), else priorities only. */
   readonly importanceWeights: boolean;
 
@@ -157,7 +160,14 @@ export class Learner {
       replay: d.prioritized ?? d.replay, filter: d.filter, rejected: d.rejected, limits: d.limits, gate: d.gate, log: d.log,
       tdErrors: tdErrors ? (b) => (this.updates > 0 ? tdErrors(b) : null) : undefined,
     });
-    this.onBatch = this.ingest ? this.ingest.onBatch : async () => false;
+    const ingestBatch = this.ingest?.onBatch;
+    this.onBatch = !ingestBatch ? async () => false : async (actor, batch, key) => {
+      if (this.owedBeyondSlack()) {
+        this.rate.insertsHeld = (this.rate.insertsHeld ?? 0) + 1;
+        throw new Backpressure("learner behind its sample:insert ratio (learner.rateLimit.insertSlack)");
+      }
+      return ingestBatch(actor, batch, key);
+    };
     // Every published version is persisted at once, so a restart after a crash continues above it
     // (checkpoints are periodic; actors ignore versions they have already seen).
     if (d.checkpointDir) d.global.onPublished.push((version, round) => this.persistPublished(version, round));
@@ -246,6 +256,14 @@ export class Learner {
     return n;
   }
 
+  /** True while the min bound is owed more than insertSlack updates (then new batches wait). */
+  private owedBeyondSlack(): boolean {
+    const lim = this.d.config.rateLimit;
+    if (!lim || lim.min <= 0 || !lim.insertSlack || this.rate.insertedAtStart === null) return false;
+    const owed = Math.ceil(lim.min * (this.counters.accepted - this.rate.insertedAtStart)) - (this.updates - this.updatesAtStart());
+    return owed > lim.insertSlack;
+  }
+
   private updatesAtStart(): number {
     return (this.rate.updatesAtStart ??= this.updates);
   }
@@ -257,7 +275,7 @@ export class Learner {
     const r = this.rate;
     const fresh = r.insertedAtStart === null ? 0 : this.counters.accepted - r.insertedAtStart;
     return {
-      rateLimit: lim && (lim.min > 0 || lim.max > 0) ? { min: lim.min, max: lim.max, ratio: fresh > 0 ? (this.updates - this.updatesAtStart()) / fresh : 0, blocked: r.blocked, forced: r.forced, behind: r.behind } : null,
+      rateLimit: lim && (lim.min > 0 || lim.max > 0) ? { min: lim.min, max: lim.max, ratio: fresh > 0 ? (this.updates - this.updatesAtStart()) / fresh : 0, blocked: r.blocked, forced: r.forced, behind: r.behind, insertsHeld: r.insertsHeld ?? 0 } : null,
       prioritized: this.d.prioritized ? { ...this.d.prioritized.prioritizedStats(), importanceWeights: this.importanceWeights } : null,
       version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates + this.counters.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
       ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,

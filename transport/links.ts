@@ -5,7 +5,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Bus, Subscription } from "../core/bus";
 import type { TransitionBatch } from "../core/batch";
-import { CodecError, RejectionCounter } from "../core/errors";
+import { Backpressure, CodecError, RejectionCounter } from "../core/errors";
 import type { BatchHandler, Downlink, GlobalModel, ServerLink, ServerLinkStats, Uplink, UplinkStats, WeightsHandler, WeightsUpload } from "../core/links";
 import type { ParamLayout } from "../core/params";
 import { DEFAULT_LIMITS, decodeGlobal, decodeTransitions, decodeWeights, encodeGlobal, encodeTransitions, encodeWeights, signedGlobalBytes, signedWeightsBytes, verifyBytes, type CodecLimits } from "./codec";
@@ -229,6 +229,8 @@ export class BusServerLink implements ServerLink {
       const p: Promise<void> = this.onTransitions(actor, m.data, onBatch).then(
         (ok) => m.respond?.(ok ? ACK : REJECTED),
         (e) => {
+          // Back-pressure (the learner owes updates): not a failure; the sender backs off and resends.
+          if (e instanceof Backpressure) return void m.respond?.(RETRY);
           // The store is unavailable: the batch was valid, so the sender keeps it and retries.
           this.o.log?.(`replay insert failed: ${(e as Error)?.message ?? e}`);
           this.o.rejected.count("replay_error", actor);

@@ -26,7 +26,10 @@ import { encodeTransitions } from "../../transport/codec";
 import { runEmbedded } from "../../launch/embedded";
 import type { DqnConfig } from "../../algorithms/dqn/config";
 import type { Downlink, Uplink } from "../../core/links";
-import { RejectionCounter } from "../../core/errors";
+import { Backpressure, RejectionCounter } from "../../core/errors";
+import { BusServerLink } from "../../transport/links";
+import { subjectsFor, TRANSITION_REPLY } from "../../transport/subjects";
+import { makeLayout } from "../../core/params";
 import { Actor } from "../../nodes/actor";
 import { makeActorEnvs } from "../../launch/assemble";
 
@@ -239,6 +242,44 @@ describe("learner sample:insert rate limiter", () => {
     expect(st.updates).to.equal(30);
     expect(st.rateLimit).to.deep.include({ forced: 24, behind: 30 });
     topo.dispose();
+  });
+
+  it("with insertSlack, batches wait (Backpressure → RETRY) while the learner owes more than the slack", async () => {
+    const { topo, learner, feed } = await server({ updatesPerTick: 2, rateLimit: { min: 0.5, insertSlack: 10 } });
+    await feed(16);
+    await learner.tick(); // training starts (its own 2 updates: min only ever adds)
+    expect(await feed(100)).to.equal(true); // nothing owed when it arrived: stored
+    let err: unknown = null;
+    await feed(10).catch((e) => (err = e)); // owed ⌈0.5 × 100⌉ − 2 = 48 > 10: held back, not stored
+    expect(err).to.be.instanceOf(Backpressure);
+    let st = await learner.stats();
+    expect(st.accepted).to.equal(116);
+    expect(st.rateLimit).to.deep.include({ insertsHeld: 1 });
+    await learner.tick(); // 20 updates (the cap, 10 × 2): still owes 28
+    await feed(10).catch((e) => (err = e));
+    expect((await learner.stats()).rateLimit).to.deep.include({ insertsHeld: 2 });
+    await learner.tick(); // 20 more: owes 8, within the slack
+    expect(await feed(10)).to.equal(true);
+    st = await learner.stats();
+    expect(st.accepted).to.equal(126);
+    expect(st.rateLimit).to.deep.include({ insertsHeld: 2, behind: 28 + 8 });
+    topo.dispose();
+  });
+
+  it("the link answers RETRY to a handler's Backpressure and counts no rejection", async () => {
+    const bus = new InProcessBus();
+    const s = subjectsFor("bp-test");
+    const rejected = new RejectionCounter();
+    const link = new BusServerLink(bus, s, { obsDim: 4, actionCount: 2, layout: makeLayout([{ name: "w", shape: [2] }]), maxMessageBytes: 1 << 20, rejected });
+    let held = true;
+    await link.start(async () => { if (held) throw new Backpressure("behind"); return true; }, () => {});
+    const send = async (seq: number) => (await bus.request(s.transitions("actor-0"), encodeTransitions({ actor: "actor-0", env: "CartPole-v1", seq, ts: 1, batch: allocBatch(3, 4) }), { timeoutMs: 2000 }))[0];
+    expect(await send(0)).to.equal(TRANSITION_REPLY.RETRY);
+    held = false;
+    expect(await send(0)).to.equal(TRANSITION_REPLY.ACK); // the resend of the same batch is stored
+    expect(rejected.snapshot().byReason).to.deep.equal({});
+    await link.close();
+    await bus.close();
   });
 
   it("refuses min above max", () => {

@@ -24,7 +24,7 @@ describe("config", () => {
     expect(e.actors).to.deep.include({ shipNStep: false, blendSteps: 0 });
     expect(e.actors.exploration.kind).to.equal("agent");
     expect(e.learner.prioritized.enabled).to.equal(false);
-    expect(e.learner.rateLimit).to.deep.equal({ min: 0, max: 0 });
+    expect(e.learner.rateLimit).to.deep.equal({ min: 0, max: 0, insertSlack: 0 });
     expect(e.aggregator.interval.ms).to.equal(30_000);
     // α and the rule default per recipe (launch/recipes.ts): hybrid trust with α 0.5, fedavg fedavg with α 0
     expect(e.aggregator.alpha).to.equal(undefined);
