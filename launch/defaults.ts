@@ -48,7 +48,7 @@ export const ENV_DEFAULTS: Readonly<Record<string, EnvDefaults>> = {
     },
     stepsPerActor: 150_000, targetReturn: 475, window: 100, evalEpisodes: 10,
     /**
-     * The hybrid with ε 1 → 0.001 over 5k steps: 6 of 6 seeds solved at 222–275 episodes per actor;
+     * The hybrid with ε 1 → 0.001 over 5k steps: 6 of 6 seeds solved at 231–323 episodes per actor;
      * with this entry's ε (10k steps, 0.01) 0 of 3 within 150k (docs/results.md "Shipped configs").
      */
     hybrid: { agent: { epsilonEnd: 0.001, epsilonDecaySteps: 5000 } },
