@@ -4,7 +4,7 @@
  * receives. It sees only the Agent port, the links and the clock: no codec, subjects or NATS.
  */
 import type { Agent } from "../core/agent";
-import { allocBatch, concatBatches, sliceBatch, type TransitionBatch } from "../core/batch";
+import { allocBatch, concatBatches, sliceBatch, type Transition, type TransitionBatch } from "../core/batch";
 import type { Clock, Period, Timer } from "../core/clock";
 import type { Downlink, GlobalModel, Uplink } from "../core/links";
 import type { MetricsSink } from "../core/metrics";
@@ -130,7 +130,10 @@ export class Actor {
     }
     return {
       steps: this.steps, episodes: this.episodes, returns: this.returns.slice(), globalVersion: this.globalVersion, globalsApplied: this.globalsApplied,
-      slots: this.slots.map((s) => ({ ret: s.ret, len: s.len, ...(s.count > 0 ? { pending: encodeRows(sliceBatch(s.pending, 0, s.count)) } : {}) })), obs: encodeValue(this.obs), envs,
+      slots: this.slots.map((s) => ({
+        ret: s.ret, len: s.len, ...(s.count > 0 ? { pending: encodeRows(sliceBatch(s.pending, 0, s.count)) } : {}),
+        ...(s.nstep && s.nstep.pending > 0 ? { nstep: nstepState(s.nstep.snapshot(), this.d.envs.observationSize) } : {}),
+      })), obs: encodeValue(this.obs), envs,
     };
   }
 
@@ -152,8 +155,9 @@ export class Actor {
       slot.ret = x.ret;
       slot.len = x.len;
       slot.count = 0;
-      // n-step shipping: the accumulator's pending steps are not checkpointed (at most n − 1 rows of a running episode are not shipped)
+      // n-step shipping (actors.shipNStep): the running episode's last < n steps, not yet a shipped row.
       slot.nstep?.clear();
+      if (x.nstep && slot.nstep) slot.nstep.restore(transitionsOf(x.nstep));
       // Transitions recorded but not shipped yet (hybrid): shipped with the rest of their batch.
       if (x.pending) {
         const rows = decodeRows(x.pending);
@@ -350,7 +354,7 @@ export interface ActorState {
   globalVersion: number;
   globalsApplied: number;
   /** Per env copy: the running episode, and the rows recorded but not shipped yet (hybrid). */
-  slots: { ret: number; len: number; pending?: EncodedRows }[];
+  slots: { ret: number; len: number; pending?: EncodedRows; nstep?: NStepState }[];
   obs: unknown;
   /** The envs' object graph as plain data, or null when it is not plain data. */
   envs: unknown;
@@ -360,6 +364,29 @@ type EncodedRows = { n: number; obsDim: number; cols: Record<"obs" | "nextObs" |
 
 function encodeRows(b: TransitionBatch): EncodedRows {
   return { n: b.n, obsDim: b.obsDim, cols: { obs: encodeValue(b.obs), nextObs: encodeValue(b.nextObs), actions: encodeValue(b.actions), rewards: encodeValue(b.rewards), terminated: encodeValue(b.terminated), truncated: encodeValue(b.truncated) } };
+}
+
+/** The n-step accumulator's pending steps: rows, with the rewards kept as float64 (their n-step sum is taken later). */
+type NStepState = { rows: EncodedRows; rewards: Encoded };
+
+function nstepState(ts: readonly Transition[], obsDim: number): NStepState {
+  const b = allocBatch(ts.length, obsDim);
+  ts.forEach((t, j) => {
+    b.obs.set(t.obs, j * obsDim);
+    b.nextObs.set(t.nextObs, j * obsDim);
+    b.actions[j] = t.action;
+    b.terminated[j] = t.terminated ? 1 : 0;
+    b.truncated[j] = t.truncated ? 1 : 0;
+  });
+  return { rows: encodeRows(b), rewards: encodeValue(Float64Array.from(ts, (t) => t.reward)) };
+}
+
+function transitionsOf(e: NStepState): Transition[] {
+  const b = decodeRows(e.rows), r = decodeValue(e.rewards) as Float64Array, d = b.obsDim;
+  return Array.from({ length: b.n }, (_, j) => ({
+    obs: b.obs.slice(j * d, (j + 1) * d), nextObs: b.nextObs.slice(j * d, (j + 1) * d), action: b.actions[j]!,
+    reward: r[j]!, terminated: b.terminated[j] === 1, truncated: b.truncated[j] === 1,
+  }));
 }
 
 function decodeRows(e: EncodedRows): TransitionBatch {
