@@ -40,6 +40,8 @@ interface CellResult extends Cell {
   finalMeanPerActor: number[];
   eval: { mean: number; std: number };
   detection: { f1: number; rocAuc: number; fpr: number; worstSiteF1: number; round: number } | null;
+  /** Hybrid: rows the learner's trust gate refused (gated) and removed from the replay (evicted), all clients; null without a learner. */
+  gate: { gated: number; evicted: number } | null;
   wallSeconds: number;
 }
 
@@ -67,6 +69,7 @@ async function runCell(cell: Cell): Promise<CellResult> {
     finalMeanPerActor: s.actors.map((a) => round(a.returns.slice(-w).reduce((x, y) => x + y, 0) / Math.max(1, Math.min(w, a.returns.length)))),
     eval: { mean: round(s.eval.mean), std: round(s.eval.std) },
     detection: d ? { f1: round(d.f1, 3), rocAuc: round(d.rocAuc, 3), fpr: round(d.fpr, 3), worstSiteF1: round(d.worstSiteF1, 3), round: d.round } : null,
+    gate: s.replayByActor ? Object.values(s.replayByActor).reduce((a, c) => ({ gated: a.gated + c.gated, evicted: a.evicted + c.evicted }), { gated: 0, evicted: 0 }) : null,
     wallSeconds: round((Date.now() - t0) / 1000),
   };
 }
@@ -79,7 +82,8 @@ function report(name: string, results: CellResult[], partial: string | null): st
     const outcome = r.solved === null
       ? (r.detection ? `F1 ${r.detection.f1}, ROC-AUC ${r.detection.rocAuc}, FPR ${r.detection.fpr}, worst site F1 ${r.detection.worstSiteF1}` : "no detection probe")
       : r.solved ? `**yes**: ${r.reached!.episodesPerActor} ep, ${r.reached!.stepsPerActor} steps/actor` : "**no**";
-    return `| ${r.config}${r.sets?.length ? ` ${r.sets.map((x) => `\`${x}\``).join(" ")}` : ""}${stale(r) ? " (stale: file changed since)" : ""} | ${r.mode} ${r.algorithm}, ${r.actors} actor${r.actors > 1 ? "s" : ""} | ${r.seed} | ${r.stepsPerActor} | ${task} | ${outcome} | ${r.finalMeanPerActor.join(" / ")} | ${r.eval.mean} ± ${r.eval.std} | ${r.wallSeconds} |`;
+    const gate = r.gate && (r.gate.gated > 0 || r.gate.evicted > 0) ? ` (trust gate: ${r.gate.gated} rows refused, ${r.gate.evicted} evicted)` : "";
+    return `| ${r.config}${r.sets?.length ? ` ${r.sets.map((x) => `\`${x}\``).join(" ")}` : ""}${stale(r) ? " (stale: file changed since)" : ""} | ${r.mode} ${r.algorithm}, ${r.actors} actor${r.actors > 1 ? "s" : ""} | ${r.seed} | ${r.stepsPerActor} | ${task} | ${outcome}${gate} | ${r.finalMeanPerActor.join(" / ")} | ${r.eval.mean} ± ${r.eval.std} | ${r.wallSeconds} |`;
   });
   const withTarget = sorted.filter((r) => r.solved !== null && !stale(r));
   const md = [
