@@ -22,7 +22,7 @@ import { runEmbedded } from "../launch/embedded";
 import { actorIndex, attackOf } from "../launch/assemble";
 import type { MetricsSink } from "../core/metrics";
 import { ATTACKS } from "../federation/byzantine";
-import { machineInfo, runInChild, RESULTS_DIR, writeResult, writeText } from "./util";
+import { forEachParallel, machineInfo, runInChild, RESULTS_DIR, writeResult, writeText } from "./util";
 import { COLORS } from "../launch/plot";
 
 const CONFIG: Record<string, string> = { "CartPole-v1": "configs/cartpole-hybrid.yaml", "LunarLander-v3": "configs/lunarlander-hybrid.yaml" };
@@ -192,7 +192,6 @@ async function main() {
   }
   const results: Result[] = [];
   const t0 = Date.now();
-  let next = 0;
   const name = `byzantine-${env}${values.tag ? `-${values.tag}` : ""}`;
   // Every finished cell is appended at once (a crash later loses nothing); a failed cell is reported and skipped.
   const partialPath = join(RESULTS_DIR, `${name}.partial.jsonl`);
@@ -204,24 +203,20 @@ async function main() {
   const todo = values["report-only"] ? [] : jobs.filter((j) => !earlier.some((r) => same(j, r)));
   const partial = values.resume || values["report-only"] ? partialPath : writeText(`${name}.partial.jsonl`, "");
   const failed: { job: Job; error: string }[] = [];
-  const worker = async () => {
-    while (next < todo.length) {
-      const j = todo[next++]!;
+  await forEachParallel(todo, Number(values.jobs), async (j) => {
       let r: Result;
       try {
         r = await inChild(j);
       } catch (e) {
         failed.push({ job: j, error: (e as Error).message });
         process.stderr.write(`FAILED ${JSON.stringify(j)}: ${(e as Error).message}\n`);
-        continue;
+        return;
       }
       appendFileSync(partial, JSON.stringify(r) + "\n");
       results.push(r);
       const done = results.length, eta = ((Date.now() - t0) / (done - earlier.length)) * (jobs.length - done) / 1000;
       process.stderr.write(`[${done}/${jobs.length} ETA ${eta.toFixed(0)} s] ${j.recipe} ${j.rule} ${j.attack}: honest μ100 ${f1(r.honestMean100)} eval ${f1(r.eval.mean)} P ${f1(r.detection.precision, 2)} R ${f1(r.detection.recall, 2)} finite ${r.globalModel?.finite} (${f1(r.wallSeconds, 0)} s)\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: Number(values.jobs) }, worker));
+  });
   const order = (r: Result) => jobs.findIndex((j) => j.recipe === r.recipe && j.rule === r.rule && j.attack === r.attack && j.seed === r.seed);
   results.sort((a, b) => order(a) - order(b));
   const notRun = jobs.filter((j) => !results.some((r) => same(j, r)) && !failed.some((f) => same(j, f.job)));

@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadExperiment } from "../launch/config";
 import { runEmbedded } from "../launch/embedded";
-import { machineInfo, RESULTS_DIR, runInChild, writeResult, writeText } from "./util";
+import { forEachParallel, machineInfo, RESULTS_DIR, runInChild, writeResult, writeText } from "./util";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -102,7 +102,16 @@ function report(name: string, results: CellResult[], partial: string | null): st
   return writeResult(name, { partial, results: sorted });
 }
 
+const USAGE = `npm run bench:configs [-- options]: every configs/*.yaml as shipped (step clock), solved within its budget?
+  --only a,b        configs whose file name contains one of these
+  --config FILE     a config file instead (repeatable)
+  --seeds 0,1,2     seeds (default: each config's own)
+  --set k=v         override for every cell (repeatable; probes)
+  --full            run the whole budget (default: stop at the target)
+  --jobs N          cells at a time (2)       --tag T   results in bench/results/configs-T.{json,md}`;
+
 async function main() {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) return void console.log(USAGE);
   const { values } = parseArgs({
     options: {
       only: { type: "string" }, seeds: { type: "string" }, jobs: { type: "string", default: "2" }, full: { type: "boolean", default: false },
@@ -130,16 +139,14 @@ async function main() {
   const key = (c: Cell) => `${c.config}#${c.seed}#${(c.sets ?? []).join(" ")}`;
   const results: CellResult[] = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { results: CellResult[] }).results : [];
   const t0 = Date.now();
-  let next = 0, done = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Number(values.jobs)) }, async () => {
-    while (next < cells.length) {
-      const cell = cells[next++]!;
+  let done = 0;
+  await forEachParallel(cells, Number(values.jobs), async (cell) => {
       let r: CellResult;
       try {
         r = await runInChild<CellResult>(fileURLToPath(import.meta.url), cell);
       } catch (e) {
         process.stderr.write(`${cell.config} seed ${cell.seed}: ${(e as Error).message}\n`);
-        continue;
+        return;
       }
       // Re-read before merging: another invocation may have written cells since this one started.
       if (existsSync(file)) for (const x of (JSON.parse(readFileSync(file, "utf8")) as { results: CellResult[] }).results) if (!results.some((y) => key(y) === key(x))) results.push(x);
@@ -149,8 +156,7 @@ async function main() {
       const out = r.solved === null ? `detection F1 ${r.detection?.f1 ?? "—"}` : r.solved ? `solved at ${r.reached!.episodesPerActor} episodes, ${r.reached!.stepsPerActor} steps/actor` : `NOT solved (final ${r.finalMeanPerActor.join(" / ")})`;
       process.stderr.write(`[${done}/${cells.length} ${Math.round((Date.now() - t0) / 1000)} s] ${r.config} seed ${r.seed}: ${out}, eval ${r.eval.mean} (${r.wallSeconds} s)\n`);
       report(name, results, done < cells.length ? `${done} of ${cells.length} cells of this invocation` : null);
-    }
-  }));
+  });
   process.stderr.write(`wrote ${report(name, results, null)}\n`);
 }
 

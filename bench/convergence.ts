@@ -14,7 +14,7 @@ import { loadExperiment, type Experiment } from "../launch/config";
 import { envSpace } from "../launch/assemble";
 import { runEmbedded, type RunSummary } from "../launch/embedded";
 import type { MetricsSink } from "../core/metrics";
-import { machineInfo, runInChild, writeResult, writeText } from "./util";
+import { forEachParallel, machineInfo, runInChild, writeResult, writeText } from "./util";
 import { svgChart, type Series } from "../launch/plot";
 
 export const METHODS = {
@@ -203,20 +203,17 @@ async function main() {
   for (const method of methods) for (let seed = first; seed < first + seedsOf(method); seed++) jobs.push({ env, actors, seed, method, steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   if (values.wall !== "no") jobs.push({ env, actors, seed: 0, method: "hybrid-wall", steps, evalEpisodes: Number(values.eval), sets: values.set ?? [] });
   const results: JobResult[] = [];
-  let next = 0, done = 0;
+  let done = 0;
   const t0 = Date.now();
   const wall = values.wall !== "no";
-  await Promise.all(Array.from({ length: Number(values.jobs) }, async () => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!;
+  await forEachParallel(jobs, Number(values.jobs), async (job) => {
       const r = await inChild(job);
       results.push(r);
       done++;
       process.stderr.write(`[${done}/${jobs.length} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${job.method} seed ${job.seed}: ${r.reached ? `reached ${r.threshold} at ${r.reached.episodesPerActor} episodes/actor` : "not reached"}, final mean-100 ${r.finalMean100.toFixed(1)}, eval ${r.eval.mean.toFixed(1)} (${r.wallSeconds.toFixed(0)} s)\n`);
       // Every finished cell is written at once: a cut-off session still leaves its results.
       report(results, { env, actors, seeds, steps, methods, wall, ablationSeeds, values, partial: done < jobs.length ? `${done} of ${jobs.length} jobs` : null });
-    }
-  }));
+  });
   const path = report(results, { env, actors, seeds, steps, methods, wall, ablationSeeds, values, partial: null });
   process.stderr.write(`wrote ${path}\n`);
 }

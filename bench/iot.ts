@@ -53,7 +53,7 @@ import { IoTIntrusionEnv, ALLOW } from "../envs/iot/intrusion";
 import { detectionReport, runDetectionEpisode, type DetectionMetrics, type DetectionRecord, type DetectionReport, type Detector } from "../envs/iot/detection";
 import { fitThresholdRule, thresholdRule } from "../envs/iot/baselines";
 import { FlowClassifier, collectLabelled, concatLabelled, oracleBehaviour, type Labelled } from "../envs/iot/classifier";
-import { machineInfo, RESULTS_DIR, runInChild, writeResult, writeText } from "./util";
+import { forEachParallel, machineInfo, RESULTS_DIR, runInChild, writeResult, writeText } from "./util";
 
 export const K = 5, ALPHA = 0.3;
 const ENV = "IoTIntrusion-v0";
@@ -546,11 +546,8 @@ async function main() {
   const total = cells.length + todo.length;
   process.stderr.write(`${cells.length} cells done, ${todo.length} to run (${jobs} at a time); held-out seeds ${heldOut[0]}…${heldOut.at(-1)}\n`);
   const t0 = Date.now();
-  let next = 0;
   const failed: string[] = [];
-  await Promise.all(Array.from({ length: jobs }, async () => {
-    while (next < todo.length) {
-      const job = todo[next++]!;
+  await forEachParallel(todo, jobs, async (job) => {
       try {
         const r = await runInChild<Cell>(fileURLToPath(import.meta.url), job);
         cells.push(r);
@@ -560,8 +557,7 @@ async function main() {
         process.stderr.write(`${key(job)} failed: ${(e as Error).message}\n`);
       }
       report(name, cells, params, calibrations, methods, cells.length < total ? `${cells.length} of ${total} cells` : null, command);
-    }
-  }));
+  });
   const out = report(name, cells, params, calibrations, methods, cells.length < total ? `${cells.length} of ${total} cells` : null, command);
   process.stderr.write(`wrote ${out}${failed.length ? `; failed: ${failed.join(", ")}` : ""}\n`);
   rmSync(runRoot, { recursive: true, force: true });

@@ -77,7 +77,12 @@ async function runCell(cell: Cell) {
 
 type CellResult = Awaited<ReturnType<typeof runCell>>;
 
+const USAGE = `npm run bench:ratelimit [-- options]: the learner's sample:insert limiter on the wall clock (${CONFIG})
+  --seconds S       wall seconds per cell (60)
+  --cells a,b       cells by name (default all): "no limit", limit, "limit+slack (shipped)", starved, starved+limit, starved+limit+slack, eager, eager+limit`;
+
 async function main() {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) return void console.log(USAGE);
   const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" }, cells: { type: "string" }, job: { type: "string" } } });
   if (values.job) {
     process.stdout.write(JSON.stringify(await runCell(JSON.parse(values.job) as Cell)) + "\n");

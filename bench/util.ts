@@ -67,6 +67,14 @@ export function recordTransitions(envId: string, n: number, seed = 0): Transitio
 }
 
 /** Runs `script --job <json>` in its own Node process (tsx) and resolves with the JSON on its last stdout line. */
+/** Runs `fn` on every item, at most `jobs` at a time, in order of the list (a benchmark's cell pool). */
+export async function forEachParallel<T>(items: readonly T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
 export function runInChild<R>(script: string, job: unknown): Promise<R> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, ["--import", "tsx", script, "--job", JSON.stringify(job)], { stdio: ["ignore", "pipe", "inherit"] });
