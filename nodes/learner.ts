@@ -108,7 +108,7 @@ interface RateLimitCounters {
   /** Updates the min bound still wanted after a tick's catch-up cap (summed over ticks). */
   behind: number;
   /** Batches answered RETRY because the learner owed more than insertSlack updates. */
-  insertsHeld?: number;
+  insertsHeld: number;
 }
 
 export class Learner {
@@ -163,7 +163,7 @@ export class Learner {
     const ingestBatch = this.ingest?.onBatch;
     this.onBatch = !ingestBatch ? async () => false : async (actor, batch, key) => {
       if (this.owedBeyondSlack()) {
-        this.rate.insertsHeld = (this.rate.insertsHeld ?? 0) + 1;
+        this.rate.insertsHeld++;
         throw new Backpressure("learner behind its sample:insert ratio (learner.rateLimit.insertSlack)");
       }
       return ingestBatch(actor, batch, key);
@@ -244,7 +244,7 @@ export class Learner {
       if (n > allowed) (r.blocked += n - allowed), (n = allowed);
     }
     if (lim.min > 0) {
-      const need = Math.ceil(lim.min * fresh) - done;
+      const need = this.owed(lim.min);
       const cap = 10 * Math.max(1, this.d.config.updatesPerTick);
       if (need > n) {
         const m = Math.min(need, cap);
@@ -256,12 +256,15 @@ export class Learner {
     return n;
   }
 
+  /** Updates the min bound wants beyond those made, counted since training began (insertedAtStart set). */
+  private owed(min: number): number {
+    return Math.ceil(min * (this.counters.accepted - this.rate.insertedAtStart!)) - (this.updates - this.updatesAtStart());
+  }
+
   /** True while the min bound is owed more than insertSlack updates (then new batches wait). */
   private owedBeyondSlack(): boolean {
     const lim = this.d.config.rateLimit;
-    if (!lim || lim.min <= 0 || !lim.insertSlack || this.rate.insertedAtStart === null) return false;
-    const owed = Math.ceil(lim.min * (this.counters.accepted - this.rate.insertedAtStart)) - (this.updates - this.updatesAtStart());
-    return owed > lim.insertSlack;
+    return !!lim && lim.min > 0 && !!lim.insertSlack && this.rate.insertedAtStart !== null && this.owed(lim.min) > lim.insertSlack;
   }
 
   private updatesAtStart(): number {
@@ -275,7 +278,7 @@ export class Learner {
     const r = this.rate;
     const fresh = r.insertedAtStart === null ? 0 : this.counters.accepted - r.insertedAtStart;
     return {
-      rateLimit: lim && (lim.min > 0 || lim.max > 0) ? { min: lim.min, max: lim.max, ratio: fresh > 0 ? (this.updates - this.updatesAtStart()) / fresh : 0, blocked: r.blocked, forced: r.forced, behind: r.behind, insertsHeld: r.insertsHeld ?? 0 } : null,
+      rateLimit: lim && (lim.min > 0 || lim.max > 0) ? { min: lim.min, max: lim.max, ratio: fresh > 0 ? (this.updates - this.updatesAtStart()) / fresh : 0, blocked: r.blocked, forced: r.forced, behind: r.behind, insertsHeld: r.insertsHeld } : null,
       prioritized: this.d.prioritized ? { ...this.d.prioritized.prioritizedStats(), importanceWeights: this.importanceWeights } : null,
       version: g.version, round: g.round, ...this.counters, duplicates: l.duplicates + this.counters.duplicates, updatesSkipped: this.updatesSkipped, loss: this.lastLoss,
       ingestMs: l.decodeMs + this.filterMs, receivedBytes: l.receivedBytes, rssMB: process.memoryUsage().rss / 2 ** 20,
