@@ -3,10 +3,12 @@
  * replay. Two sources, both visible per client:
  *   - verdicts: after each aggregation round, t = min(1, K·w_k) for rules whose weights are trust
  *     (uniform weight 1/K → 1), and 0 for an upload refused by the bounds; smoothed by an EMA;
- *   - data: the mean TD error of the client's rows under the global model, against the median over
- *     clients (needs ≥ 3 clients with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean
+ *   - data: the TD error of the client's rows under the global model — per batch the mean of its
+ *     rows' errors without the top quarter (an honest client's rare failure or terminal rows are
+ *     its largest), EMA-smoothed at `tdRate` — against the median over clients (needs ≥ 3 clients
+ *     with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean
  *     reward of its rows against the clients' median, in robust z units (MAD, floored at 5 % of
- *     |median| + 0.01): z ≤ rewardZ → 1, else rewardZ / z. Both EMA-smoothed.
+ *     |median| + 0.01): z ≤ rewardZ → 1, else rewardZ / z, EMA-smoothed at `rate`.
  * trust = min(verdicts, data). Below `below`, the client's batches are gated (refused, counted).
  * A per-client quota caps its rows in a decaying window at `quota` × the median client's, against floods.
  */
@@ -16,8 +18,14 @@ import type { Verdict } from "./aggregator";
 export interface GateSettings {
   /** Gate batches of clients whose trust is below this (0 turns gating off; trust is still tracked). */
   below: number;
-  /** EMA rate of both trust sources. */
+  /** EMA rate of the round verdicts and of the reward check (per round, per batch). */
   rate: number;
+  /**
+   * EMA rate of the TD check, per batch. Slower than `rate`: honest batches' TD errors are
+   * heavy-tailed (measured on CartPole and LunarLander hybrid runs: the 95th percentile of a
+   * batch's mean 6× its median), so one batch must not move a client's level far.
+   */
+  tdRate: number;
   /** A client's TD error may be this many times the median client's before its data trust falls. */
   tdRatio: number;
   /** A client's mean reward may lie this many robust z units from the median client's. */
@@ -28,7 +36,7 @@ export interface GateSettings {
   quotaFloor: number;
 }
 
-export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRatio: 3, rewardZ: 6, quota: 3, quotaFloor: 2000 };
+export const DEFAULT_GATE: GateSettings = { below: 0.5, rate: 0.5, tdRate: 0.1, tdRatio: 4, rewardZ: 6, quota: 3, quotaFloor: 2000 };
 
 /** Bounds refusals: the upload itself was implausible. */
 const REFUSED = new Set(["non_finite", "norm_bound", "delta_bound"]);
@@ -91,16 +99,17 @@ export class TrustGate {
     }
   }
 
-  /** EMA at the gate's rate; the first value (prev NaN) is taken as it is. */
-  private ema(prev: number, x: number): number {
-    return Number.isFinite(prev) ? prev + this.s.rate * (x - prev) : x;
+  /** EMA at `rate`; the first value (prev NaN) is taken as it is. */
+  private ema(prev: number, x: number, rate = this.s.rate): number {
+    return Number.isFinite(prev) ? prev + rate * (x - prev) : x;
   }
 
-  /** Folds in the mean TD error of a client's latest rows and re-rates every client's data trust. */
-  observeTd(actor: string, meanTd: number): void {
-    if (!Number.isFinite(meanTd)) return;
+  /** Folds in the TD errors of (some of) a client's latest rows and re-rates every client's data trust. */
+  observeTd(actor: string, rowTds: ArrayLike<number>): void {
+    const level = trimmedMean(rowTds);
+    if (!Number.isFinite(level)) return;
     const c = this.of(actor);
-    c.td = this.ema(c.td, meanTd);
+    c.td = this.ema(c.td, level, this.s.tdRate);
     const tds = [...this.c.values()].map((x) => x.td).filter(Number.isFinite);
     if (tds.length < 3) return;
     const med = median(tds);
@@ -184,4 +193,13 @@ export class TrustGate {
     for (const [a, c] of this.c) out[a] = { trust: Math.min(c.verdicts, c.data), verdicts: c.verdicts, data: c.data, td: Number.isFinite(c.td) ? c.td : null, accepted: c.accepted, gated: c.gated, quota: c.quota, evicted: c.evicted };
     return out;
   }
+}
+
+/** Mean of the values without the largest quarter (NaN for none or any non-finite value). */
+export function trimmedMean(xs: ArrayLike<number>): number {
+  const s = Float64Array.from(xs).sort();
+  const n = s.length - Math.floor(s.length / 4);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += s[i]!;
+  return n > 0 && Number.isFinite(s[0]!) && Number.isFinite(s[s.length - 1]!) ? sum / n : NaN;
 }

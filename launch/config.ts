@@ -170,7 +170,8 @@ export const ExperimentSchema = z.strictObject({
     gate: z.strictObject({
       below: z.number().min(0).max(1).default(0.5),
       rate: z.number().gt(0).max(1).default(0.5),
-      tdRatio: z.number().gt(1).default(3),
+      tdRate: z.number().gt(0).max(1).default(0.1),
+      tdRatio: z.number().gt(1).default(4),
       rewardZ: z.number().gt(0).default(6),
       quota: z.number().min(0).default(3),
       quotaFloor: z.number().int().min(0).default(2000),

@@ -73,7 +73,7 @@ export class Ingest {
       for (let i = 0; i < batch.n; i++) r += batch.rewards[i]!;
       gate.observeReward(actor, r / Math.max(1, batch.n));
       const td = this.d.tdErrors?.(batch.n > TD_ROWS ? sliceBatch(batch, 0, TD_ROWS) : batch);
-      if (td && td.length > 0) gate.observeTd(actor, td.reduce((a, b) => a + b, 0) / td.length);
+      if (td && td.length > 0) gate.observeTd(actor, td);
     }
     const admitted = bad ?? (gate ? gate.admit(actor, batch.n) : "ok");
     if (admitted !== "ok") {

@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { TrustGate } from "../../federation/trust-gate";
+import { DEFAULT_GATE, TrustGate, trimmedMean } from "../../federation/trust-gate";
 
 const v = (actor: string, weight: number, used = weight > 0, reason?: string) => ({ actor, weight, used, score: 0, reason });
 
 describe("trust-gated replay: the gate", () => {
-  const settings = { below: 0.5, rate: 0.5, tdRatio: 3, rewardZ: 6, quota: 3, quotaFloor: 100 };
+  const settings = { below: 0.5, rate: 0.5, tdRate: 0.5, tdRatio: 3, rewardZ: 6, quota: 3, quotaFloor: 100 };
 
   it("folds trust weights in by EMA (uniform = 1) and gates a client once its trust drops below the threshold", () => {
     const g = new TrustGate(settings);
@@ -36,17 +36,61 @@ describe("trust-gated replay: the gate", () => {
 
   it("rates data trust by TD error against the median client once three clients have data", () => {
     const g = new TrustGate(settings);
-    g.observeTd("a", 1);
-    g.observeTd("b", 1.2);
+    g.observeTd("a", [1]);
+    g.observeTd("b", [1.2]);
     expect(g.trust("b")).to.equal(1); // two clients: no median yet
-    g.observeTd("flip", 12); // median of (1, 1.2, 12) = 1.2: ratio 10 > 3 → data trust 3/10
+    g.observeTd("flip", [12]); // median of (1, 1.2, 12) = 1.2: ratio 10 > 3 → data trust 3/10
     expect(g.trust("flip")).to.be.closeTo(0.3, 1e-12);
     expect(g.trust("a")).to.equal(1);
     expect(g.admit("flip", 5)).to.equal("distrusted");
-    g.observeTd("flip", 1.2); // EMA: 12 + 0.5·(1.2 − 12) = 6.6 → ratio 5.5 → 3/5.5
+    g.observeTd("flip", [1.2]); // EMA at tdRate 0.5: 12 + 0.5·(1.2 − 12) = 6.6 → ratio 5.5 → 3/5.5
     expect(g.trust("flip")).to.be.closeTo(3 / 5.5, 1e-12);
-    g.observeTd("x", NaN); // ignored
+    g.observeTd("x", [NaN]); // ignored
+    g.observeTd("x", [1, Infinity]);
+    g.observeTd("x", []);
     expect(g.snapshot().x).to.equal(undefined);
+  });
+
+  it("a batch's TD level is the mean without its largest quarter: an honest client's rare failure rows do not count", () => {
+    expect(trimmedMean([1, 2, 3, 100])).to.equal(2);
+    expect(trimmedMean([5])).to.equal(5);
+    expect(trimmedMean([3, 1, 2])).to.equal(2);
+    expect(trimmedMean([])).to.be.NaN;
+    expect(trimmedMean([1, -Infinity])).to.be.NaN;
+    const g = new TrustGate(settings);
+    for (const a of ["a", "b"]) g.observeTd(a, Array(16).fill(0.05));
+    // Two terminal rows of 8 among 16: the mean would be 1.04, 21× the others; the trimmed level is 0.05.
+    g.observeTd("c", [...Array(14).fill(0.05), 8, 8]);
+    expect(g.trust("c")).to.equal(1);
+  });
+
+  it("with the defaults, honest heavy-tailed batches keep trust while rows that stay far off the others' are gated within a few batches", () => {
+    const g = new TrustGate(DEFAULT_GATE);
+    // Honest: every client's batch level alternates between 0.03 and 0.6 (20×), out of phase.
+    for (let i = 0; i < 60; i++) {
+      g.observeTd("a", [i % 3 === 0 ? 0.6 : 0.03]);
+      g.observeTd("b", [i % 3 === 1 ? 0.6 : 0.03]);
+      g.observeTd("c", [i % 3 === 2 ? 0.6 : 0.03]);
+    }
+    expect(["a", "b", "c"].map((a) => g.trust(a))).to.deep.equal([1, 1, 1]);
+    // A client whose rows are all 12× the others' from its first batch on: gated at once, and it stays gated.
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      for (const a of ["a", "b", "c"]) g.observeTd(a, [0.25]);
+      g.observeTd("bad", Array(16).fill(3));
+      seen.push(g.trust("bad"));
+    }
+    expect(seen.every((t) => t < DEFAULT_GATE.below)).to.equal(true);
+    // A client honest for a while that then turns: its level climbs at tdRate 0.1, gated after 10 batches (8× the median).
+    const h = new TrustGate(DEFAULT_GATE);
+    for (const a of ["a", "b", "c", "turn"]) h.observeTd(a, [0.25]);
+    let batches = 0;
+    while (h.trust("turn") >= DEFAULT_GATE.below && batches < 100) {
+      for (const a of ["a", "b", "c"]) h.observeTd(a, [0.25]);
+      h.observeTd("turn", Array(16).fill(3));
+      batches++;
+    }
+    expect(batches).to.equal(10);
   });
 
   it("caps a flooding client at quota × the median client's rows per window; windows halve on decay", () => {
@@ -65,7 +109,7 @@ describe("trust-gated replay: the gate", () => {
 
 describe("trust-gated replay: reward check", () => {
   it("distrusts a client whose mean reward lies far from the median client's in robust z units", () => {
-    const g = new TrustGate({ below: 0.5, rate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
+    const g = new TrustGate({ below: 0.5, rate: 1, tdRate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
     // CartPole: honest clients all 1.0 → MAD 0, scale floored at 0.05·1 + 0.01 = 0.06; a flipper at −1: z = 2/0.06 ≈ 33 → trust 6/33.
     for (const a of ["a", "b", "c", "d"]) g.observeReward(a, 1);
     g.observeReward("flip", -1);
@@ -73,7 +117,7 @@ describe("trust-gated replay: reward check", () => {
     expect(g.admit("flip", 1)).to.equal("distrusted");
     expect(["a", "b", "c", "d"].map((a) => g.trust(a))).to.deep.equal([1, 1, 1, 1]);
     // Honest spread (LunarLander-like): rewards −2, −1, 0, 1 → median −0.5, MAD 1 → scale 1.4826: all within z 6.
-    const h = new TrustGate({ below: 0.5, rate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
+    const h = new TrustGate({ below: 0.5, rate: 1, tdRate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
     [-2, -1, 0, 1].forEach((r, i) => h.observeReward(`x${i}`, r));
     expect([0, 1, 2, 3].map((i) => h.trust(`x${i}`))).to.deep.equal([1, 1, 1, 1]);
   });
