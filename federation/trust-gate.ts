@@ -7,8 +7,10 @@
  *     rows' errors without the top quarter (an honest client's rare failure or terminal rows are
  *     its largest), EMA-smoothed at `tdRate` — against the median over clients (needs ≥ 3 clients
  *     with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean
- *     reward of its rows against the clients' median, in robust z units (MAD, floored at 5 % of
- *     |median| + 0.01): z ≤ rewardZ → 1, else rewardZ / z, EMA-smoothed at `rate`.
+ *     reward of its rows, EMA-smoothed at `rate`, against the clients' median in robust z units:
+ *     the scale is the largest of the clients' spread (1.4826·MAD), the median client's batch-to-
+ *     batch noise (EMA of |batch mean − its EMA|: with 3 clients the MAD alone can be ≈ 0 while
+ *     LunarLander batches swing by a crash) and 5 % of |median| + 0.01; z ≤ rewardZ → 1, else rewardZ / z.
  * trust = min(verdicts, data). Below `below`, the client's batches are gated (refused, counted).
  * A per-client quota caps its rows in a decaying window at `quota` × the median client's, against floods.
  */
@@ -47,6 +49,8 @@ export interface ClientTrust {
   td: number;
   tdTrust: number;
   reward: number;
+  /** EMA of |batch mean reward − the client's EMA before it|: its honest batch-to-batch noise. */
+  rewardNoise: number;
   rewardTrust: number;
   accepted: number;
   gated: number;
@@ -74,7 +78,7 @@ export class TrustGate {
       for (const [a, x] of this.c) if (least === null || x.accepted < this.c.get(least)!.accepted) least = a;
       this.c.delete(least!);
     }
-    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0, received: 0 }));
+    if (!t) this.c.set(actor, (t = { verdicts: 1, data: 1, td: NaN, tdTrust: 1, reward: NaN, rewardNoise: NaN, rewardTrust: 1, accepted: 0, gated: 0, quota: 0, evicted: 0, window: 0, received: 0 }));
     return t;
   }
 
@@ -126,11 +130,16 @@ export class TrustGate {
   observeReward(actor: string, meanReward: number): void {
     if (!Number.isFinite(meanReward)) return;
     const c = this.of(actor);
+    if (Number.isFinite(c.reward)) c.rewardNoise = this.ema(c.rewardNoise, Math.abs(meanReward - c.reward));
     c.reward = this.ema(c.reward, meanReward);
     const rs = [...this.c.values()].map((x) => x.reward).filter(Number.isFinite);
     if (rs.length < 3) return;
     const med = median(rs);
-    const scale = Math.max(1.4826 * median(rs.map((r) => Math.abs(r - med))), 0.05 * Math.abs(med) + 0.01);
+    // Judged once three clients have a noise estimate (two batches each): a first batch says nothing of it.
+    const noises = [...this.c.values()].map((x) => x.rewardNoise).filter(Number.isFinite);
+    if (noises.length < 3) return;
+    const noise = median(noises);
+    const scale = Math.max(1.4826 * median(rs.map((r) => Math.abs(r - med))), noise, 0.05 * Math.abs(med) + 0.01);
     for (const x of this.c.values()) {
       if (!Number.isFinite(x.reward)) continue;
       const z = Math.abs(x.reward - med) / scale;
@@ -185,7 +194,8 @@ export class TrustGate {
   /** Continues from state(). */
   restore(s: readonly [string, ClientTrust][]): void {
     this.c.clear();
-    for (const [a, c] of s) this.c.set(a, { ...c });
+    // rewardNoise: absent from checkpoints written before it existed.
+    for (const [a, c] of s) this.c.set(a, { ...c, rewardNoise: c.rewardNoise ?? NaN });
   }
 
   snapshot(): Record<string, { trust: number; verdicts: number; data: number; td: number | null; accepted: number; gated: number; quota: number; evicted: number }> {

@@ -111,14 +111,33 @@ describe("trust-gated replay: reward check", () => {
   it("distrusts a client whose mean reward lies far from the median client's in robust z units", () => {
     const g = new TrustGate({ below: 0.5, rate: 1, tdRate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
     // CartPole: honest clients all 1.0 → MAD 0, scale floored at 0.05·1 + 0.01 = 0.06; a flipper at −1: z = 2/0.06 ≈ 33 → trust 6/33.
-    for (const a of ["a", "b", "c", "d"]) g.observeReward(a, 1);
+    // Two batches each: reward trust is judged once three clients have a noise estimate (here 0).
+    for (let i = 0; i < 2; i++) for (const a of ["a", "b", "c", "d"]) g.observeReward(a, 1);
     g.observeReward("flip", -1);
     expect(g.trust("flip")).to.be.closeTo(6 / (2 / 0.06), 1e-9);
     expect(g.admit("flip", 1)).to.equal("distrusted");
     expect(["a", "b", "c", "d"].map((a) => g.trust(a))).to.deep.equal([1, 1, 1, 1]);
     // Honest spread (LunarLander-like): rewards −2, −1, 0, 1 → median −0.5, MAD 1 → scale 1.4826: all within z 6.
     const h = new TrustGate({ below: 0.5, rate: 1, tdRate: 1, tdRatio: 3, rewardZ: 6, quota: 0, quotaFloor: 0 });
-    [-2, -1, 0, 1].forEach((r, i) => h.observeReward(`x${i}`, r));
+    for (let k = 0; k < 2; k++) [-2, -1, 0, 1].forEach((r, i) => h.observeReward(`x${i}`, r));
     expect([0, 1, 2, 3].map((i) => h.trust(`x${i}`))).to.deep.equal([1, 1, 1, 1]);
+  });
+
+  it("scales z by the clients' batch-to-batch noise too: three LunarLander-like clients whose batches swing by a crash keep trust; a flipper among steady clients does not", () => {
+    // Batch means 0.4 or −0.6 (a crash), out of phase: the three EMAs often sit two together and
+    // one apart, so the MAD of three is ≈ 0 and, without the noise term, trust fell to 0.18 (z 33).
+    const g = new TrustGate(DEFAULT_GATE);
+    let min = 1;
+    for (let i = 0; i < 90; i++) {
+      ["a", "b", "c"].forEach((a, k) => g.observeReward(a, (i + k) % 3 === 0 ? -0.6 : 0.4));
+      min = Math.min(min, ...["a", "b", "c"].map((a) => g.trust(a)));
+    }
+    expect(min).to.equal(1);
+    // CartPole: steady clients at 1 (noise 0), a client that negates its rewards is distrusted at its first batch.
+    const h = new TrustGate(DEFAULT_GATE);
+    for (let i = 0; i < 5; i++) for (const a of ["a", "b", "c"]) h.observeReward(a, 1);
+    h.observeReward("flip", -1);
+    expect(h.trust("flip")).to.be.below(DEFAULT_GATE.below);
+    expect(["a", "b", "c"].map((a) => h.trust(a))).to.deep.equal([1, 1, 1]);
   });
 });
