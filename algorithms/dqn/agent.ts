@@ -244,7 +244,7 @@ export class DqnAgent implements Agent {
     // 3. backprop, clip the global norm, Adam
     this.net.backward(this.params, b.obs, b.n, k.ws, k.dQ, this.grads);
     const gradNorm = clipGradNorm(this.grads, c.maxGradNorm);
-    adamStep(this.params, this.grads, this.adam, c.lr, c.adamBeta1, c.adamBeta2, c.adamEps);
+    adamStep(this.params, this.grads, this.adam, this.lr, c.adamBeta1, c.adamBeta2, c.adamEps);
     // 4. target network: hard copy or Polyak average every `targetUpdateEvery` updates
     this.updates++;
     if (this.updates % c.targetUpdateEvery === 0) {
@@ -252,6 +252,12 @@ export class DqnAgent implements Agent {
       else softUpdate(this.target, this.params, c.tau);
     }
     return { loss, gradNorm };
+  }
+
+  /** The learning rate of the next gradient step: `lr`, or on its way to `lrEnd` over `lrDecayUpdates` updates. */
+  get lr(): number {
+    const c = this.config;
+    return c.lrDecayUpdates > 0 ? c.lr + (c.lrEnd - c.lr) * Math.min(1, this.updates / c.lrDecayUpdates) : c.lr;
   }
 
   /** Agent.learn: one gradient step on a batch from a shared replay (per-row loss weights: engine "js" only). */
@@ -267,7 +273,7 @@ export class DqnAgent implements Agent {
   /** The same step in tfjs ops (tf-engine.ts), then the online weights are copied back for acting. */
   private learnOnTf(b: TransitionBatch): LearnResult {
     const c = this.config, tfe = this.tfe!;
-    const [loss, gradNorm] = tfe.learnOn(b);
+    const [loss, gradNorm] = tfe.learnOn(b, this.lr);
     this.updates++;
     if (this.updates % c.targetUpdateEvery === 0) tfe.updateTarget(c.targetUpdate === "hard", c.tau);
     this.params.set(tfe.getParameters());
@@ -278,7 +284,7 @@ export class DqnAgent implements Agent {
   private learnOnWasm(b: TransitionBatch): LearnResult {
     const c = this.config, wx = this.wx!;
     const due = (this.updates + 1) % c.targetUpdateEvery === 0;
-    const [loss, gradNorm] = wx.learnOn(b, due ? (c.targetUpdate === "hard" ? TargetMode.Hard : TargetMode.Soft) : TargetMode.None, c.tau);
+    const [loss, gradNorm] = wx.learnOn(b, due ? (c.targetUpdate === "hard" ? TargetMode.Hard : TargetMode.Soft) : TargetMode.None, c.tau, this.lr);
     this.updates++;
     wx.getParameters(this.params);
     return { loss, gradNorm };

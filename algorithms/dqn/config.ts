@@ -13,6 +13,13 @@ export const DqnConfigSchema = z.strictObject({
   dueling: z.boolean().default(false),
   hidden: z.array(z.number().int().positive()).min(1).default([64, 64]),
   lr: z.number().positive().default(5e-4),
+  /**
+   * Linear learning-rate decay: lr → lrEnd over this many gradient steps of this agent (0 = a
+   * constant lr). The global learner counts its own updates, usually more than an actor's; give
+   * it its own with `learnerAgent.lrDecayUpdates`.
+   */
+  lrDecayUpdates: z.number().int().nonnegative().default(0),
+  lrEnd: z.number().nonnegative().default(0),
   adamBeta1: z.number().min(0).max(1).default(0.9),
   adamBeta2: z.number().min(0).max(1).default(0.999),
   adamEps: z.number().positive().default(1e-8),

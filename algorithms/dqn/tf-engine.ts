@@ -63,7 +63,7 @@ export class TfDqnEngine {
   }
 
   /** One learning step; returns [loss, gradNorm before clipping]. */
-  learnOn(batch: TransitionBatch): [number, number] {
+  learnOn(batch: TransitionBatch, lr = this.o.lr): [number, number] {
     const { n: B, obsDim: D } = batch;
     const A = this.net.spec.numActions, o = this.o;
     this.t++;
@@ -98,7 +98,7 @@ export class TfDqnEngine {
         const v = tf.add(tf.mul(o.beta2, this.v[i]!), tf.mul(1 - o.beta2, tf.square(g)));
         this.m[i]!.assign(m);
         this.v[i]!.assign(v);
-        const p = tf.sub(params[i]!, tf.div(tf.mul(o.lr / c1, m), tf.add(tf.sqrt(tf.div(v, c2)), o.eps)));
+        const p = tf.sub(params[i]!, tf.div(tf.mul(lr / c1, m), tf.add(tf.sqrt(tf.div(v, c2)), o.eps)));
         params[i]!.assign(p);
       });
       return tf.stack([loss, norm]);

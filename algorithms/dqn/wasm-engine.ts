@@ -187,7 +187,7 @@ export class WasmDqnEngine {
   }
 
   /** One learning step (plus the target update `targetMode`); returns [loss, gradNorm before clipping]. */
-  learnOn(b: TransitionBatch, targetMode: TargetMode = TargetMode.None, tau = 0): [number, number] {
+  learnOn(b: TransitionBatch, targetMode: TargetMode = TargetMode.None, tau = 0, lr = this.o.lr): [number, number] {
     const n = b.n, A = this.A, o = this.o;
     if (b.obsDim !== this.obsDim) throw new Error(`WasmDqnEngine: batch obsDim ${b.obsDim} != ${this.obsDim}`);
     const v = this.ensure(n);
@@ -204,7 +204,7 @@ export class WasmDqnEngine {
     v.terminated.set(b.terminated.length === n ? b.terminated : b.terminated.subarray(0, n));
     this.t++;
     const c1 = 1 - Math.pow(o.beta1, this.t), c2 = 1 - Math.pow(o.beta2, this.t);
-    const loss = this.k.train_step(n, o.double ? 1 : 0, o.gammaN, o.huberDelta, o.maxGradNorm, o.lr / c1, c2, o.beta1, o.beta2, o.eps, targetMode, tau);
+    const loss = this.k.train_step(n, o.double ? 1 : 0, o.gammaN, o.huberDelta, o.maxGradNorm, lr / c1, c2, o.beta1, o.beta2, o.eps, targetMode, tau);
     return [loss, this.k.grad_norm()];
   }
 

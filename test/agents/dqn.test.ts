@@ -196,6 +196,31 @@ describe("parameters", () => {
     expect(a.updates).to.equal(u0 + 1);
     expect(a.update()).to.equal(null); // not due until learnEvery more steps
   });
+
+  it("lrDecayUpdates moves the learning rate linearly to lrEnd on every engine; lrEnd 0 then freezes the weights", () => {
+    for (const engine of ["js", "wasm", "tf"] as const) {
+      const rng = new Rng(5);
+      const a = new DqnAgent({ obsDim: 3, numActions: 2, config: { hidden: [16], lr: 1e-2, lrDecayUpdates: 4, lrEnd: 0, batchSize: 8, targetUpdate: "hard", targetUpdateEvery: 1000, engine } });
+      const b = randomBatch(8, 3, 2, rng);
+      const lrs: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        lrs.push(a.lr);
+        a.learnOn(b);
+      }
+      expect(lrs.map((x) => +x.toFixed(6)), engine).to.deep.equal([0.01, 0.0075, 0.005, 0.0025]);
+      expect(a.lr).to.equal(0);
+      const before = a.getParameters().slice();
+      a.learnOn(b);
+      expect(Array.from(a.getParameters()), engine).to.deep.equal(Array.from(before));
+      a.dispose();
+    }
+    // Without the decay the lr is constant, and a step moves the weights.
+    const c = new DqnAgent({ obsDim: 3, numActions: 2, config: { hidden: [16], lr: 1e-2, batchSize: 8 } });
+    const w = c.getParameters().slice();
+    c.learnOn(randomBatch(8, 3, 2, new Rng(6)));
+    expect(c.lr).to.equal(0.01);
+    expect(Array.from(c.getParameters())).to.not.deep.equal(Array.from(w));
+  });
 });
 
 describe("no tensor leaks", () => {
