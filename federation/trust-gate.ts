@@ -6,8 +6,8 @@
  *   - data: the TD error of the client's rows under the global model — per batch the mean of its
  *     rows' errors without the top quarter (an honest client's rare failure or terminal rows are
  *     its largest), EMA-smoothed at `tdRate` — against the median over clients (needs ≥ 3 clients
- *     with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean
- *     reward of its rows, EMA-smoothed at `rate`, against the clients' median in robust z units:
+ *     with data): ratio r ≤ tdRatio → 1, else tdRatio / r; and the mean reward of its rows,
+ *     EMA-smoothed at `rate`, against the clients' median in robust z units:
  *     the scale is the largest of the clients' spread (1.4826·MAD), the median client's batch-to-
  *     batch noise (EMA of |batch mean − its EMA|: with 3 clients the MAD alone can be ≈ 0 while
  *     LunarLander batches swing by a crash) and 5 % of |median| + 0.01; z ≤ rewardZ → 1, else rewardZ / z.
