@@ -7,12 +7,15 @@ export type EpsilonSchedule =
   | { kind: "linear"; start: number; end: number; /** env steps from start to end */ steps: number }
   | { kind: "exponential"; start: number; end: number; /** multiplier per finished episode */ decay: number };
 
-/** Linear ε at env step `step` (clamped at `end`). */
-export function linearEpsilon(start: number, end: number, steps: number, step: number): number {
+/** A value moving linearly from `start` to `end` over `steps` (clamped at `end`), at `step`. */
+export function linearSchedule(start: number, end: number, steps: number, step: number): number {
   if (steps <= 0 || step >= steps) return end;
   const f = Math.min(1, Math.max(0, step / steps));
   return start + (end - start) * f;
 }
+
+/** Linear ε at env step `step` (clamped at `end`). */
+export const linearEpsilon = linearSchedule;
 
 /** Exponential ε after `episodes` finished episodes: max(end, start · decay^episodes). */
 export function exponentialEpsilon(start: number, end: number, decay: number, episodes: number): number {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { ParamLayout } from "../../core/params";
 import type { ActMode, Agent, Progress, WeightGroups } from "../../core/agent";
 import { TransitionRing } from "../../core/ring";
-import { EpsilonTracker } from "../schedule";
+import { EpsilonTracker, linearSchedule } from "../schedule";
 import { allocBatch, type TransitionBatch } from "../../core/batch";
 import { epsilonScheduleOf, parseDqnConfig, type DqnConfig, type DqnConfigInput } from "./config";
 import { loadLayersParams, saveLayersModel } from "./checkpoint";
@@ -257,7 +257,7 @@ export class DqnAgent implements Agent {
   /** The learning rate of the next gradient step: `lr`, or on its way to `lrEnd` over `lrDecayUpdates` updates. */
   get lr(): number {
     const c = this.config;
-    return c.lrDecayUpdates > 0 ? c.lr + (c.lrEnd - c.lr) * Math.min(1, this.updates / c.lrDecayUpdates) : c.lr;
+    return c.lrDecayUpdates > 0 ? linearSchedule(c.lr, c.lrEnd, c.lrDecayUpdates, this.updates) : c.lr;
   }
 
   /** Agent.learn: one gradient step on a batch from a shared replay (per-row loss weights: engine "js" only). */
